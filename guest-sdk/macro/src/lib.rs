@@ -1,0 +1,1 @@
+//! `#[sandstep::task]` (placeholder, being written).

@@ -1,0 +1,1 @@
+//! Write Sandstep tasks (placeholder, being written).

@@ -1,0 +1,38 @@
+//! The one door from the engine to whatever runs a Task state.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::errors::AslError;
+
+/// One Task state attempt, as the engine hands it to a [`TaskRunner`].
+#[derive(Debug, Clone)]
+pub struct TaskCall<'a> {
+    /// The state's `Resource` string, as written in the definition.
+    pub resource: &'a str,
+    /// The effective input (after `InputPath` and `Parameters`).
+    pub input: &'a Value,
+    pub execution_id: &'a str,
+    pub state_name: &'a str,
+    /// 0 on the first attempt, then 1, 2, ... on each retry.
+    pub retry_count: u32,
+    /// The state's `TimeoutSeconds`, when it has one; else the task's default applies.
+    pub timeout: Option<Duration>,
+}
+
+pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, AslError>> + Send + 'a>>;
+
+/// Runs Task states. `resources::WasmTasks` is the real one; tests may
+/// provide their own.
+pub trait TaskRunner: Send + Sync {
+    /// Checks, before any execution starts, that `resource` names something
+    /// this runner can run; the error says what would be valid.
+    fn check_resource(&self, resource: &str) -> Result<(), String>;
+
+    /// Runs one attempt. A failure the workflow can Retry/Catch is an
+    /// [`AslError`]; the runner never panics because a task misbehaved.
+    fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a>;
+}

@@ -1,0 +1,67 @@
+//! The ASL error vocabulary shared by every layer: the `{ error, cause }`
+//! pair a `Retry` or `Catch` can match, and the predefined error names.
+//!
+//! Host failures (I/O, a broken store, bugs) are *not* [`AslError`]s; they
+//! travel as `anyhow::Error` and no Catch ever sees them.
+
+use std::fmt;
+
+/// An error an ASL `Retry`/`Catch` can match: the `Error` name and its `Cause`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AslError {
+    /// The error name matched against `ErrorEquals`, e.g. `States.Timeout`.
+    pub error: String,
+    /// Human-readable detail; AWS's exact text where AWS defines one.
+    pub cause: String,
+}
+
+impl AslError {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        AslError {
+            error: error.into(),
+            cause: cause.into(),
+        }
+    }
+
+    /// `States.Runtime`: a failure in the workflow itself; never retried or caught.
+    pub fn runtime(cause: impl Into<String>) -> Self {
+        Self::new(names::RUNTIME, cause)
+    }
+}
+
+impl fmt::Display for AslError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.cause.is_empty() {
+            f.write_str(&self.error)
+        } else {
+            write!(f, "{}: {}", self.error, self.cause)
+        }
+    }
+}
+
+impl std::error::Error for AslError {}
+
+/// Predefined error names. `States.*` follow the ASL spec; `Sandbox.*` are
+/// Sandstep's own (see the error table in DESIGN.md).
+pub mod names {
+    pub const ALL: &str = "States.ALL";
+    pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
+    pub const TIMEOUT: &str = "States.Timeout";
+    pub const TASK_FAILED: &str = "States.TaskFailed";
+    pub const PERMISSIONS: &str = "States.Permissions";
+    pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+    pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
+    pub const BRANCH_FAILED: &str = "States.BranchFailed";
+    pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+    pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
+    pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
+    pub const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
+    pub const RUNTIME: &str = "States.Runtime";
+    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+
+    pub const SANDBOX_TRAP: &str = "Sandbox.Trap";
+    pub const SANDBOX_MEMORY_LIMIT_EXCEEDED: &str = "Sandbox.MemoryLimitExceeded";
+    pub const SANDBOX_INVALID_OUTPUT: &str = "Sandbox.InvalidOutput";
+}

@@ -1,0 +1,13 @@
+//! Sandstep's runtime: runs Amazon States Language (ASL) workflows whose Task
+//! states are WebAssembly components confined in a wasmtime sandbox.
+//!
+//! Layers, each depending only on those below it:
+//! `cli → engine → {asl, query, resources} → sandbox`. See ARCHITECTURE.md.
+
+pub mod asl;
+pub mod cli;
+pub mod engine;
+pub mod errors;
+pub mod query;
+pub mod resources;
+pub mod sandbox;

@@ -1,0 +1,1 @@
+//! Paths to the wasm artifacts the build script made (placeholder).
