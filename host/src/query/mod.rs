@@ -49,3 +49,9 @@ impl<'a> LazyContext<'a> {
         self.value.get_or_init(|| (self.build)())
     }
 }
+
+mod error;
+pub mod jsonpath;
+
+pub use error::{QueryError, TemplateProblem, pointer_token};
+pub use jsonpath::{JsonPath, Root};

@@ -1,0 +1,1137 @@
+//! JSONPath as AWS Step Functions evaluates it in JSONPath mode, which is
+//! Jayway JsonPath: roots `$` (input), `$$` (context object) and `$name`
+//! (workflow variable); `.name`, `['name']`, `[n]`, `[-n]`, `[*]`, `.*`,
+//! slices `[a:b]`, unions `[0,1]` / `['a','b']`, recursive descent `..`, and
+//! filters `[?(...)]`. Also ResultPath assignment ([`JsonPath::assign`]).
+//!
+//! Deliberately not supported (AWS rejects them too): Jayway functions such
+//! as `length()`, regex filters (`=~`) and the `in`/`nin`/`subsetof` family.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::{QueryError, Scope};
+
+/// Which document a path reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// `$`: the state input (or whatever document the caller applies it to).
+    Input,
+    /// `$$`: the context object.
+    Context,
+    /// `$name`: a workflow variable.
+    Variable(String),
+}
+
+/// A compiled JSONPath expression.
+#[derive(Debug, Clone)]
+pub struct JsonPath {
+    src: String,
+    root: Root,
+    steps: Vec<Step>,
+    definite: bool,
+    reference: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Field(String),
+    /// `['a','b']`: iterates the names, or (as the last step) builds an
+    /// object of the present ones, as Jayway does.
+    Fields(Vec<String>),
+    Index(i64),
+    Indexes(Vec<i64>),
+    Slice(Option<i64>, Option<i64>),
+    Wildcard,
+    Descend(Box<Step>),
+    Filter(Box<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Or(Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Exists(Operand),
+    Cmp(Operand, CmpOp, Operand),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    /// `@...` (relative to the tested element) or `$...` (the document root).
+    Path {
+        current: bool,
+        steps: Vec<Step>,
+        definite: bool,
+    },
+    Literal(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl JsonPath {
+    /// Compiles `src`; never panics, whatever the input.
+    pub fn parse(src: &str) -> Result<JsonPath, QueryError> {
+        let mut p = Parser {
+            src,
+            pos: 0,
+            in_filter: false,
+        };
+        let root = p.root()?;
+        let steps = p.steps()?;
+        if p.pos < src.len() {
+            return Err(p.err("unexpected character"));
+        }
+        let definite = steps_definite(&steps);
+        let reference = steps
+            .iter()
+            .all(|s| matches!(s, Step::Field(_)) || matches!(s, Step::Index(i) if *i >= 0));
+        Ok(JsonPath {
+            src: src.to_owned(),
+            root,
+            steps,
+            definite,
+            reference,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.src
+    }
+
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// An ASL Reference Path: only `.name`, `['name']` and `[n]` steps, so it
+    /// names at most one node.
+    pub fn is_reference_path(&self) -> bool {
+        self.reference
+    }
+
+    /// True when the path yields one value (or none) rather than a list.
+    pub fn is_definite(&self) -> bool {
+        self.definite
+    }
+
+    /// True for `$` alone (or `$$`, `$name` alone): the whole document.
+    pub fn is_root_only(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Applies the path to `root`. A definite path yields its value (borrowed)
+    /// or `None`; an indefinite one always yields an array of its matches
+    /// (`[]` when none), as AWS does.
+    pub fn select<'v>(&self, root: &'v Value) -> Option<Cow<'v, Value>> {
+        if self.reference {
+            return walk_reference(&self.steps, root).map(Cow::Borrowed);
+        }
+        select_steps(&self.steps, self.definite, root, root)
+    }
+
+    /// Applies the path to the document its root names in `scope`. `None`
+    /// also when the variable does not exist.
+    pub fn eval<'v>(&self, scope: &Scope<'v>) -> Option<Cow<'v, Value>> {
+        let doc: &'v Value = match &self.root {
+            Root::Input => scope.input,
+            Root::Context => scope.context.get(),
+            Root::Variable(name) => scope.variables.get(name)?,
+        };
+        self.select(doc)
+    }
+
+    /// Like [`JsonPath::select`], but a miss is AWS's InputPath/OutputPath
+    /// message, e.g. `Invalid path '$.x' : No results for path: $['x']`.
+    pub fn select_or_invalid<'v>(&self, root: &'v Value) -> Result<Cow<'v, Value>, String> {
+        self.select(root)
+            .ok_or_else(|| format!("Invalid path '{}' : {}", self.src, self.miss_reason(root)))
+    }
+
+    /// Jayway's explanation of why this definite path matches nothing in `root`.
+    fn miss_reason(&self, root: &Value) -> String {
+        let mut node = root;
+        let mut at = String::from("$");
+        for (i, step) in self.steps.iter().enumerate() {
+            let leaf = i + 1 == self.steps.len();
+            match step {
+                Step::Field(name) => {
+                    let Value::Object(map) = node else {
+                        return format!(
+                            "Expected to find an object with property ['{name}'] in path {at} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JacksonJsonProvider'.",
+                            java_class(node)
+                        );
+                    };
+                    at.push_str(&format!("['{name}']"));
+                    match map.get(name) {
+                        Some(v) => node = v,
+                        None if leaf => break,
+                        None => return format!("Missing property in path {at}"),
+                    }
+                }
+                Step::Index(idx) => {
+                    let Value::Array(items) = node else {
+                        return format!(
+                            "Filter: [{idx}] can only be applied to arrays. Current context is: {}",
+                            compact(node)
+                        );
+                    };
+                    at.push_str(&format!("[{idx}]"));
+                    match index_of(*idx, items.len()).and_then(|i| items.get(i)) {
+                        Some(v) => node = v,
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        format!("No results for path: {}", self.jayway_string())
+    }
+
+    /// The path as Jayway prints it: `$['a'][0]`.
+    fn jayway_string(&self) -> String {
+        let mut s = String::from("$");
+        for step in &self.steps {
+            match step {
+                Step::Field(n) => s.push_str(&format!("['{n}']")),
+                Step::Index(i) => s.push_str(&format!("[{i}]")),
+                _ => return self.src.clone(),
+            }
+        }
+        s
+    }
+
+    /// ResultPath: puts `value` at this reference path inside `target`.
+    /// `$` replaces the whole target; missing objects on the way are created;
+    /// anything else on the way (or an index out of range) is a failure whose
+    /// text is AWS's `States.ResultPathMatchFailure` cause.
+    pub fn assign(&self, mut target: Value, value: Value) -> Result<Value, String> {
+        if self.root != Root::Input || !self.reference {
+            return Err(format!(
+                "ResultPath '{}' is not a reference path into the state input",
+                self.src
+            ));
+        }
+        let Some((last, init)) = self.steps.split_last() else {
+            return Ok(value);
+        };
+        if !self.can_assign(&target) {
+            return Err(format!(
+                "Unable to apply ReferencePath {} to input {}",
+                self.src,
+                compact(&target)
+            ));
+        }
+        let mut node = &mut target;
+        for step in init {
+            node = match (step, node) {
+                (Step::Field(name), Value::Object(map)) => map
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Object(Map::new())),
+                (Step::Index(i), Value::Array(items)) => {
+                    let len = items.len();
+                    index_of(*i, len)
+                        .and_then(|i| items.get_mut(i))
+                        .expect("can_assign checked the index")
+                }
+                _ => unreachable!("can_assign checked every step"),
+            };
+        }
+        match (last, node) {
+            (Step::Field(name), Value::Object(map)) => {
+                map.insert(name.clone(), value);
+            }
+            (Step::Index(i), Value::Array(items)) => {
+                let len = items.len();
+                *index_of(*i, len)
+                    .and_then(|i| items.get_mut(i))
+                    .expect("can_assign checked the index") = value;
+            }
+            _ => unreachable!("can_assign checked every step"),
+        }
+        Ok(target)
+    }
+
+    fn can_assign(&self, target: &Value) -> bool {
+        let mut node = Some(target);
+        for step in &self.steps {
+            match (step, node) {
+                // Below a created object only fields can follow.
+                (Step::Field(_), None) => {}
+                (Step::Field(name), Some(Value::Object(map))) => node = map.get(name),
+                (Step::Index(i), Some(Value::Array(items))) => {
+                    match index_of(*i, items.len()).and_then(|i| items.get(i)) {
+                        Some(v) => node = Some(v),
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.src)
+    }
+}
+
+impl PartialEq for JsonPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.src == other.src
+    }
+}
+
+/// Compact JSON text, as AWS quotes values in its messages.
+pub(crate) fn compact(v: &Value) -> String {
+    serde_json::to_string(v).expect("a serde_json::Value always serializes")
+}
+
+fn java_class(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "java.lang.Boolean",
+        Value::Number(n) if n.is_f64() => "java.lang.Double",
+        Value::Number(_) => "java.lang.Integer",
+        Value::String(_) => "java.lang.String",
+        Value::Array(_) => "java.util.ArrayList",
+        Value::Object(_) => "java.util.LinkedHashMap",
+    }
+}
+
+fn steps_definite(steps: &[Step]) -> bool {
+    steps.iter().enumerate().all(|(i, s)| match s {
+        Step::Field(_) | Step::Index(_) => true,
+        Step::Fields(_) => i + 1 == steps.len(),
+        _ => false,
+    })
+}
+
+/// Jayway index: negative counts from the end.
+fn index_of(idx: i64, len: usize) -> Option<usize> {
+    let len = i64::try_from(len).ok()?;
+    let i = if idx < 0 { len + idx } else { idx };
+    if (0..len).contains(&i) {
+        usize::try_from(i).ok()
+    } else {
+        None
+    }
+}
+
+fn walk_reference<'v>(steps: &[Step], mut node: &'v Value) -> Option<&'v Value> {
+    for step in steps {
+        node = match (step, node) {
+            (Step::Field(name), Value::Object(map)) => map.get(name)?,
+            (Step::Index(i), Value::Array(items)) => items.get(index_of(*i, items.len())?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+fn select_steps<'v>(
+    steps: &[Step],
+    definite: bool,
+    node: &'v Value,
+    root: &'v Value,
+) -> Option<Cow<'v, Value>> {
+    let mut out = Vec::new();
+    collect(steps, node, root, &mut out);
+    if definite {
+        out.into_iter().next()
+    } else {
+        Some(Cow::Owned(Value::Array(
+            out.into_iter().map(Cow::into_owned).collect(),
+        )))
+    }
+}
+
+fn collect<'v>(steps: &[Step], node: &'v Value, root: &'v Value, out: &mut Vec<Cow<'v, Value>>) {
+    let Some((step, rest)) = steps.split_first() else {
+        out.push(Cow::Borrowed(node));
+        return;
+    };
+    match step {
+        Step::Field(name) => {
+            if let Some(v) = node.as_object().and_then(|m| m.get(name)) {
+                collect(rest, v, root, out);
+            }
+        }
+        Step::Fields(names) => {
+            let Value::Object(map) = node else { return };
+            if rest.is_empty() {
+                let merged: Map<String, Value> = names
+                    .iter()
+                    .filter_map(|n| map.get(n).map(|v| (n.clone(), v.clone())))
+                    .collect();
+                out.push(Cow::Owned(Value::Object(merged)));
+            } else {
+                for v in names.iter().filter_map(|n| map.get(n)) {
+                    collect(rest, v, root, out);
+                }
+            }
+        }
+        Step::Index(i) => {
+            if let Value::Array(items) = node
+                && let Some(v) = index_of(*i, items.len()).and_then(|i| items.get(i))
+            {
+                collect(rest, v, root, out);
+            }
+        }
+        Step::Indexes(list) => {
+            if let Value::Array(items) = node {
+                for v in list
+                    .iter()
+                    .filter_map(|i| index_of(*i, items.len()).and_then(|i| items.get(i)))
+                {
+                    collect(rest, v, root, out);
+                }
+            }
+        }
+        Step::Slice(from, to) => {
+            if let Value::Array(items) = node {
+                let (a, b) = slice_bounds(*from, *to, items.len());
+                for v in items.get(a..b).unwrap_or_default() {
+                    collect(rest, v, root, out);
+                }
+            }
+        }
+        Step::Wildcard => match node {
+            Value::Object(map) => map.values().for_each(|v| collect(rest, v, root, out)),
+            Value::Array(items) => items.iter().for_each(|v| collect(rest, v, root, out)),
+            _ => {}
+        },
+        Step::Filter(expr) => match node {
+            Value::Array(items) => {
+                for v in items.iter().filter(|v| test(expr, v, root)) {
+                    collect(rest, v, root, out);
+                }
+            }
+            Value::Object(_) if test(expr, node, root) => collect(rest, node, root, out),
+            _ => {}
+        },
+        Step::Descend(inner) => descend(inner, rest, node, root, out),
+    }
+}
+
+/// `..step rest`: applies `step rest` at `node` and at every node below it,
+/// parents before children (Jayway's scan order).
+fn descend<'v>(
+    inner: &Step,
+    rest: &[Step],
+    node: &'v Value,
+    root: &'v Value,
+    out: &mut Vec<Cow<'v, Value>>,
+) {
+    if let Step::Filter(expr) = inner {
+        // A filter scan tests each object once, not once as an array element
+        // and once as a node.
+        if node.is_object() && test(expr, node, root) {
+            collect(rest, node, root, out);
+        }
+    } else {
+        let mut steps = Vec::with_capacity(rest.len() + 1);
+        steps.push(inner.clone());
+        steps.extend_from_slice(rest);
+        collect(&steps, node, root, out);
+    }
+    match node {
+        Value::Object(map) => map
+            .values()
+            .for_each(|v| descend(inner, rest, v, root, out)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| descend(inner, rest, v, root, out)),
+        _ => {}
+    }
+}
+
+/// Jayway's slice rules: negative bounds count from the end, then clamp.
+fn slice_bounds(from: Option<i64>, to: Option<i64>, len: usize) -> (usize, usize) {
+    let n = i64::try_from(len).unwrap_or(i64::MAX);
+    let norm = |i: i64| if i < 0 { (n + i).max(0) } else { i.min(n) };
+    let a = from.map_or(0, norm);
+    let b = to.map_or(n, norm);
+    let a = usize::try_from(a).unwrap_or(0);
+    let b = usize::try_from(b).unwrap_or(0);
+    (a, b.max(a))
+}
+
+fn test(expr: &Expr, current: &Value, root: &Value) -> bool {
+    match expr {
+        Expr::Or(a, b) => test(a, current, root) || test(b, current, root),
+        Expr::And(a, b) => test(a, current, root) && test(b, current, root),
+        Expr::Not(e) => !test(e, current, root),
+        Expr::Exists(op) => match operand(op, current, root) {
+            Some(Cow::Owned(Value::Array(a))) => !a.is_empty(),
+            Some(_) => true,
+            None => false,
+        },
+        Expr::Cmp(l, op, r) => {
+            let l = operand(l, current, root);
+            let r = operand(r, current, root);
+            match op {
+                CmpOp::Eq => loose_eq(l.as_deref(), r.as_deref()),
+                CmpOp::Ne => !loose_eq(l.as_deref(), r.as_deref()),
+                _ => match order(l.as_deref(), r.as_deref()) {
+                    Some(o) => match op {
+                        CmpOp::Lt => o == Ordering::Less,
+                        CmpOp::Le => o != Ordering::Greater,
+                        CmpOp::Gt => o == Ordering::Greater,
+                        _ => o != Ordering::Less,
+                    },
+                    None => false,
+                },
+            }
+        }
+    }
+}
+
+fn operand<'v>(op: &'v Operand, current: &'v Value, root: &'v Value) -> Option<Cow<'v, Value>> {
+    match op {
+        Operand::Literal(v) => Some(Cow::Borrowed(v)),
+        Operand::Path {
+            current: is_current,
+            steps,
+            definite,
+        } => {
+            let start = if *is_current { current } else { root };
+            select_steps(steps, *definite, start, root)
+        }
+    }
+}
+
+/// Jayway equality: numbers by value, a string against a number by its
+/// numeric reading, everything else structurally; undefined equals nothing.
+fn loose_eq(l: Option<&Value>, r: Option<&Value>) -> bool {
+    match (l, r) {
+        (Some(Value::Number(a)), Some(Value::Number(b))) => a.as_f64() == b.as_f64(),
+        (Some(Value::Number(a)), Some(Value::String(s)))
+        | (Some(Value::String(s)), Some(Value::Number(a))) => {
+            s.trim().parse::<f64>().ok() == a.as_f64()
+        }
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn order(l: Option<&Value>, r: Option<&Value>) -> Option<Ordering> {
+    match (l?, r?) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        (Value::String(a), Value::String(b)) => Some(java_cmp(a, b)),
+        _ => None,
+    }
+}
+
+/// Java's `String.compareTo`: UTF-16 code-unit order.
+pub(crate) fn java_cmp(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    pos: usize,
+    in_filter: bool,
+}
+
+impl<'s> Parser<'s> {
+    fn err(&self, message: &str) -> QueryError {
+        let at = self.src.get(..self.pos).map_or(0, |s| s.chars().count());
+        QueryError::new(self.src, at, message)
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.src.get(self.pos..)?.chars().next()
+    }
+
+    fn peek_at(&self, n: usize) -> Option<char> {
+        self.src.get(self.pos..)?.chars().nth(n)
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn eat(&mut self, s: &str) -> bool {
+        if self.src.get(self.pos..).is_some_and(|r| r.starts_with(s)) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    fn root(&mut self) -> Result<Root, QueryError> {
+        if !self.eat("$") {
+            return Err(self.err("a path must start with '$'"));
+        }
+        if self.eat("$") {
+            return Ok(Root::Context);
+        }
+        match self.peek() {
+            None | Some('.' | '[') => Ok(Root::Input),
+            Some(_) => {
+                let start = self.pos;
+                while self.peek().is_some_and(|c| c != '.' && c != '[') {
+                    self.bump();
+                }
+                let name = &self.src[start..self.pos];
+                if let Some(bad) = name
+                    .char_indices()
+                    .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+                {
+                    self.pos = start + bad.0;
+                    return Err(self.err("a variable name may hold only letters, digits and '_'"));
+                }
+                Ok(Root::Variable(name.to_owned()))
+            }
+        }
+    }
+
+    fn steps(&mut self) -> Result<Vec<Step>, QueryError> {
+        let mut steps = Vec::new();
+        loop {
+            if self.eat("..") {
+                let inner = match self.peek() {
+                    Some('[') => {
+                        self.bump();
+                        self.bracket()?
+                    }
+                    Some('*') => {
+                        self.bump();
+                        Step::Wildcard
+                    }
+                    _ => Step::Field(self.dot_name()?),
+                };
+                steps.push(Step::Descend(Box::new(inner)));
+            } else if self.eat(".") {
+                if self.eat("*") {
+                    steps.push(Step::Wildcard);
+                } else {
+                    steps.push(Step::Field(self.dot_name()?));
+                }
+            } else if self.peek() == Some('[') {
+                self.bump();
+                steps.push(self.bracket()?);
+            } else {
+                return Ok(steps);
+            }
+        }
+    }
+
+    fn dot_name(&mut self) -> Result<String, QueryError> {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            let stop = c == '.'
+                || c == '['
+                || (self.in_filter && (c.is_whitespace() || "()=!<>&|,]".contains(c)));
+            if stop {
+                break;
+            }
+            if c.is_whitespace() {
+                return Err(self
+                    .err("a property name with blanks needs bracket notation, e.g. $['my prop']"));
+            }
+            if c == '(' {
+                return Err(self.err("path functions are not supported"));
+            }
+            self.bump();
+        }
+        if self.pos == start {
+            return Err(self.err("expected a property name"));
+        }
+        Ok(self.src[start..self.pos].to_owned())
+    }
+
+    /// The inside of `[...]`, after the `[`; consumes the `]`.
+    fn bracket(&mut self) -> Result<Step, QueryError> {
+        self.skip_ws();
+        let step = match self.peek() {
+            Some('\'' | '"') => {
+                let mut names = vec![self.quoted()?];
+                self.skip_ws();
+                while self.eat(",") {
+                    self.skip_ws();
+                    names.push(self.quoted()?);
+                    self.skip_ws();
+                }
+                if names.len() == 1 {
+                    Step::Field(names.swap_remove(0))
+                } else {
+                    Step::Fields(names)
+                }
+            }
+            Some('*') => {
+                self.bump();
+                Step::Wildcard
+            }
+            Some('?') => {
+                self.bump();
+                self.skip_ws();
+                if !self.eat("(") {
+                    return Err(self.err("a filter is written [?(...)]"));
+                }
+                let outer = self.in_filter;
+                self.in_filter = true;
+                let expr = self.or_expr()?;
+                self.in_filter = outer;
+                self.skip_ws();
+                if !self.eat(")") {
+                    return Err(self.err("expected ')' closing the filter"));
+                }
+                Step::Filter(Box::new(expr))
+            }
+            _ => self.indexes()?,
+        };
+        self.skip_ws();
+        if !self.eat("]") {
+            return Err(self.err("expected ']'"));
+        }
+        Ok(step)
+    }
+
+    fn quoted(&mut self) -> Result<String, QueryError> {
+        let start = self.pos;
+        let Some(q) = self.bump() else {
+            return Err(self.err("expected a quoted name"));
+        };
+        let mut out = String::new();
+        loop {
+            match self.bump() {
+                None => {
+                    self.pos = start;
+                    return Err(self.err("unterminated quoted name"));
+                }
+                Some(c) if c == q => return Ok(out),
+                // `\'` is the quote itself; any other escape stays as written
+                // (AWS reads `['a\"b']` as the key `a\"b`).
+                Some('\\') => match self.bump() {
+                    Some(c) if c == q => out.push(c),
+                    Some(c) => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    None => {
+                        self.pos = start;
+                        return Err(self.err("unterminated quoted name"));
+                    }
+                },
+                Some(c) => out.push(c),
+            }
+        }
+    }
+
+    fn indexes(&mut self) -> Result<Step, QueryError> {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c != ']') {
+            self.bump();
+        }
+        let body = &self.src[start..self.pos];
+        let int = |s: &str, at: usize| -> Result<Option<i64>, QueryError> {
+            let t = s.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<i64>().map(Some).map_err(|_| QueryError {
+                position: self.src[..at].chars().count(),
+                ..self.err(&format!("'{t}' is not an array index"))
+            })
+        };
+        if body.contains(':') {
+            let parts: Vec<&str> = body.split(':').collect();
+            if parts.len() != 2 {
+                return Err(QueryError {
+                    position: self.src[..start].chars().count(),
+                    ..self.err("a slice is written [from:to] (no step)")
+                });
+            }
+            let from = int(parts[0], start)?;
+            let to = int(parts[1], start + parts[0].len() + 1)?;
+            return Ok(Step::Slice(from, to));
+        }
+        let mut list = Vec::new();
+        let mut at = start;
+        for part in body.split(',') {
+            match int(part, at)? {
+                Some(i) => list.push(i),
+                None => {
+                    return Err(QueryError {
+                        position: self.src[..at].chars().count(),
+                        ..self.err("expected an index, a quoted name, '*' or a filter")
+                    });
+                }
+            }
+            at += part.len() + 1;
+        }
+        Ok(if list.len() == 1 {
+            Step::Index(list[0])
+        } else {
+            Step::Indexes(list)
+        })
+    }
+
+    fn or_expr(&mut self) -> Result<Expr, QueryError> {
+        let mut e = self.and_expr()?;
+        loop {
+            self.skip_ws();
+            if !self.eat("||") {
+                return Ok(e);
+            }
+            e = Expr::Or(Box::new(e), Box::new(self.and_expr()?));
+        }
+    }
+
+    fn and_expr(&mut self) -> Result<Expr, QueryError> {
+        let mut e = self.unary()?;
+        loop {
+            self.skip_ws();
+            if !self.eat("&&") {
+                return Ok(e);
+            }
+            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, QueryError> {
+        self.skip_ws();
+        if self.peek() == Some('!') && self.peek_at(1) != Some('=') {
+            self.bump();
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.eat("(") {
+            let e = self.or_expr()?;
+            self.skip_ws();
+            if !self.eat(")") {
+                return Err(self.err("expected ')'"));
+            }
+            return Ok(e);
+        }
+        let left = self.operand()?;
+        self.skip_ws();
+        let op = if self.eat("==") {
+            CmpOp::Eq
+        } else if self.eat("!=") {
+            CmpOp::Ne
+        } else if self.eat("<=") {
+            CmpOp::Le
+        } else if self.eat(">=") {
+            CmpOp::Ge
+        } else if self.eat("<") {
+            CmpOp::Lt
+        } else if self.eat(">") {
+            CmpOp::Gt
+        } else if self.peek() == Some('=') || self.peek().is_some_and(char::is_alphabetic) {
+            return Err(
+                self.err("unsupported filter operator: use ==, !=, <, <=, >, >=, &&, || or !")
+            );
+        } else {
+            return match left {
+                Operand::Path { .. } => Ok(Expr::Exists(left)),
+                Operand::Literal(_) => Err(self.err("expected a comparison operator")),
+            };
+        };
+        let right = self.operand()?;
+        Ok(Expr::Cmp(left, op, right))
+    }
+
+    fn operand(&mut self) -> Result<Operand, QueryError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(c @ ('@' | '$')) => {
+                self.bump();
+                let steps = self.steps()?;
+                let definite = steps_definite(&steps);
+                Ok(Operand::Path {
+                    current: c == '@',
+                    steps,
+                    definite,
+                })
+            }
+            Some('\'' | '"') => Ok(Operand::Literal(Value::String(self.quoted_literal()?))),
+            Some(c) if c == '-' || c.is_ascii_digit() => {
+                let start = self.pos;
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_digit() || ".eE+-".contains(c))
+                {
+                    self.bump();
+                }
+                let text = &self.src[start..self.pos];
+                serde_json::from_str::<serde_json::Number>(text)
+                    .map(|n| Operand::Literal(Value::Number(n)))
+                    .map_err(|_| {
+                        self.pos = start;
+                        self.err(&format!("'{text}' is not a number"))
+                    })
+            }
+            _ => {
+                for (word, v) in [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                ] {
+                    if self.eat(word) {
+                        return Ok(Operand::Literal(v));
+                    }
+                }
+                Err(self.err("expected @, $, a number, a quoted string, true, false or null"))
+            }
+        }
+    }
+
+    /// A filter string literal: backslash escapes the next character.
+    fn quoted_literal(&mut self) -> Result<String, QueryError> {
+        let start = self.pos;
+        let q = self.bump().expect("caller saw a quote");
+        let mut out = String::new();
+        loop {
+            match self.bump() {
+                Some(c) if c == q => return Ok(out),
+                Some('\\') => match self.bump() {
+                    Some(c) => out.push(c),
+                    None => break,
+                },
+                Some(c) => out.push(c),
+                None => break,
+            }
+        }
+        self.pos = start;
+        Err(self.err("unterminated string"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Selects `path` from `doc`; `None` when a definite path misses.
+    fn check(path: &str, doc: Value) -> Option<Value> {
+        let p = JsonPath::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        p.select(&doc).map(Cow::into_owned)
+    }
+
+    fn store() -> Value {
+        json!({
+            "book": [
+                {"title": "a", "price": 8, "isbn": "1"},
+                {"title": "b", "price": 12},
+                {"title": "c", "price": 22.5, "isbn": "3"}
+            ],
+            "bike": {"price": 19},
+            "a b": 1,
+            "k'q": 2
+        })
+    }
+
+    #[test]
+    fn definite_paths_borrow_values() {
+        assert_eq!(check("$", json!(5)), Some(json!(5)));
+        assert_eq!(check("$.bike.price", store()), Some(json!(19)));
+        assert_eq!(check("$['a b']", store()), Some(json!(1)));
+        assert_eq!(check("$['k\\'q']", store()), Some(json!(2)));
+        assert_eq!(check("$.book[1].title", store()), Some(json!("b")));
+        assert_eq!(check("$.book[-1].title", store()), Some(json!("c")));
+        assert_eq!(check("$.book[3]", store()), None);
+        assert_eq!(check("$.nope", store()), None);
+        assert_eq!(check("$.bike.price.x", store()), None);
+        assert_eq!(
+            check("$.delivery-partner", json!({"delivery-partner": 1})),
+            Some(json!(1))
+        );
+        assert_eq!(check("$['a\\\"b']", json!({"a\\\"b": 3})), Some(json!(3)));
+        let doc = store();
+        let p = JsonPath::parse("$.bike").expect("valid");
+        assert!(matches!(p.select(&doc), Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn indefinite_paths_yield_arrays() {
+        assert_eq!(
+            check("$.book[*].title", store()),
+            Some(json!(["a", "b", "c"]))
+        );
+        assert_eq!(check("$.bike.*", store()), Some(json!([19])));
+        assert_eq!(check("$.book[0,2].price", store()), Some(json!([8, 22.5])));
+        assert_eq!(check("$.book[1:].title", store()), Some(json!(["b", "c"])));
+        assert_eq!(check("$.book[:1].title", store()), Some(json!(["a"])));
+        assert_eq!(check("$.book[-2:].title", store()), Some(json!(["b", "c"])));
+        assert_eq!(check("$.book[1:9].title", store()), Some(json!(["b", "c"])));
+        assert_eq!(check("$.book[*].isbn", store()), Some(json!(["1", "3"])));
+        assert_eq!(check("$..price", store()), Some(json!([8, 12, 22.5, 19])));
+        assert_eq!(check("$.item.items[*]", json!({})), Some(json!([])));
+        assert_eq!(check("$[*]", json!({})), Some(json!([])));
+        assert_eq!(check("$.items[1:5].v", json!({})), Some(json!([])));
+        assert_eq!(
+            check("$.book[1]['title','price']", store()),
+            Some(json!({"title": "b", "price": 12}))
+        );
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(
+            check("$.book[?(@.price > 10)].title", store()),
+            Some(json!(["b", "c"]))
+        );
+        assert_eq!(
+            check("$.book[?(@.isbn)].title", store()),
+            Some(json!(["a", "c"]))
+        );
+        assert_eq!(
+            check("$.book[?(!@.isbn)].title", store()),
+            Some(json!(["b"]))
+        );
+        assert_eq!(
+            check("$.book[?(@.price >= 12 && @.title != 'c')].title", store()),
+            Some(json!(["b"]))
+        );
+        assert_eq!(
+            check(
+                "$.book[?(@.title == 'a' || @.price == 22.5)].title",
+                store()
+            ),
+            Some(json!(["a", "c"]))
+        );
+        assert_eq!(
+            check("$.book[?(@.price < $.bike.price)].title", store()),
+            Some(json!(["a", "b"]))
+        );
+        assert_eq!(
+            check("$..[?(@.price == 19)]", store()),
+            Some(json!([{"price": 19}]))
+        );
+    }
+
+    #[test]
+    fn roots_and_classification() {
+        let p = JsonPath::parse("$$.Execution.Id").expect("valid");
+        assert_eq!(p.root(), &Root::Context);
+        let p = JsonPath::parse("$answer.x[0]").expect("valid");
+        assert_eq!(p.root(), &Root::Variable("answer".into()));
+        assert!(p.is_reference_path() && p.is_definite());
+        let p = JsonPath::parse("$.a[*]").expect("valid");
+        assert!(!p.is_reference_path() && !p.is_definite());
+        assert!(
+            !JsonPath::parse("$.a[-1]")
+                .expect("valid")
+                .is_reference_path()
+        );
+        assert_eq!(p.to_string(), "$.a[*]");
+    }
+
+    #[test]
+    fn rejects_bad_syntax_with_position() {
+        for (src, pos) in [
+            ("a.b", 0),
+            ("$.", 2),
+            ("$.a b", 3),
+            ("$.a[", 4),
+            ("$['a", 2),
+            ("$.a.length()", 10),
+            ("$[1:2:3]", 2),
+            ("$[x]", 2),
+            ("$[?(@.a =~ /x/)]", 8),
+        ] {
+            let e = JsonPath::parse(src).expect_err(src);
+            assert_eq!((e.expr.as_str(), e.position), (src, pos), "{e}");
+        }
+    }
+
+    #[test]
+    fn eval_picks_the_root() {
+        let input = json!({"a": 1});
+        let ctx = super::super::LazyContext::ready(json!({"Execution": {"Id": "x"}}));
+        let mut vars = Map::new();
+        vars.insert("v".into(), json!({"b": [1, 2]}));
+        let scope = Scope {
+            input: &input,
+            context: &ctx,
+            variables: &vars,
+        };
+        let get = |p: &str| {
+            JsonPath::parse(p)
+                .expect("valid")
+                .eval(&scope)
+                .map(Cow::into_owned)
+        };
+        assert_eq!(get("$.a"), Some(json!(1)));
+        assert_eq!(get("$$.Execution.Id"), Some(json!("x")));
+        assert_eq!(get("$v.b[1]"), Some(json!(2)));
+        assert_eq!(get("$w"), None);
+    }
+
+    #[test]
+    fn result_path_assignment() {
+        let set = |p: &str, t: Value, v: Value| JsonPath::parse(p).expect("valid").assign(t, v);
+        assert_eq!(set("$", json!({"a": 1}), json!(2)), Ok(json!(2)));
+        assert_eq!(
+            set("$.r", json!({"a": 1}), json!(2)),
+            Ok(json!({"a": 1, "r": 2}))
+        );
+        assert_eq!(set("$.a", json!({"a": 1}), json!(2)), Ok(json!({"a": 2})));
+        assert_eq!(
+            set("$.x.y.z", json!({}), json!(2)),
+            Ok(json!({"x": {"y": {"z": 2}}}))
+        );
+        assert_eq!(
+            set("$.l[1]", json!({"l": [0, 1]}), json!(9)),
+            Ok(json!({"l": [0, 9]}))
+        );
+        assert_eq!(
+            set("$.a.b", json!({"a": "s"}), json!(2)),
+            Err("Unable to apply ReferencePath $.a.b to input {\"a\":\"s\"}".into())
+        );
+        assert!(set("$.r", json!("text"), json!(2)).is_err());
+        assert!(set("$.l[5]", json!({"l": []}), json!(2)).is_err());
+        assert!(set("$.n[0]", json!({}), json!(2)).is_err());
+    }
+
+    #[test]
+    fn io_miss_messages() {
+        let miss = |p: &str, doc: Value| {
+            JsonPath::parse(p)
+                .expect("valid")
+                .select_or_invalid(&doc)
+                .map(Cow::into_owned)
+        };
+        assert_eq!(
+            miss("$.NoSuchOutputPath", json!({})),
+            Err(
+                "Invalid path '$.NoSuchOutputPath' : No results for path: $['NoSuchOutputPath']"
+                    .into()
+            )
+        );
+        assert_eq!(
+            miss("$.no.such.result.path", json!({})),
+            Err("Invalid path '$.no.such.result.path' : Missing property in path $['no']".into())
+        );
+        assert_eq!(miss("$.a", json!({"a": null})), Ok(Value::Null));
+    }
+
+    #[test]
+    fn java_string_order() {
+        assert_eq!(java_cmp("\u{FFFF}", "\u{10000}"), Ordering::Greater);
+        assert_eq!(java_cmp("a", "b"), Ordering::Less);
+    }
+}
