@@ -8,4 +8,7 @@
 //! **Invariant:** no I/O and no wasm here; parsing never panics on any JSON.
 
 mod diagnostic;
+pub mod validate;
+
 pub use diagnostic::{Diagnostic, ValidationReport};
+pub use validate::{validate, validate_text};

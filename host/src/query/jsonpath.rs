@@ -158,6 +158,26 @@ impl JsonPath {
             .ok_or_else(|| format!("Invalid path '{}' : {}", self.src, self.miss_reason(root)))
     }
 
+    /// Like [`JsonPath::eval`], but a miss is AWS's "Invalid path" text (also
+    /// for a variable that was never assigned).
+    pub fn eval_or_invalid<'v>(&self, scope: &Scope<'v>) -> Result<Cow<'v, Value>, String> {
+        let doc: &'v Value = match &self.root {
+            Root::Input => scope.input,
+            Root::Context => scope.context.get(),
+            Root::Variable(name) => match scope.variables.get(name) {
+                Some(v) => v,
+                None => {
+                    return Err(format!(
+                        "Invalid path '{}' : No results for path: {}",
+                        self.src,
+                        self.jayway_string()
+                    ));
+                }
+            },
+        };
+        self.select_or_invalid(doc)
+    }
+
     /// Jayway's explanation of why this definite path matches nothing in `root`.
     fn miss_reason(&self, root: &Value) -> String {
         let mut node = root;

@@ -50,8 +50,15 @@ impl<'a> LazyContext<'a> {
     }
 }
 
+pub mod choice;
 mod error;
+pub mod intrinsics;
 pub mod jsonpath;
+pub mod payload;
+mod timestamp;
 
+pub use choice::{ChoiceRule, parse_timestamp};
 pub use error::{QueryError, TemplateProblem, pointer_token};
+pub use intrinsics::Intrinsic;
 pub use jsonpath::{JsonPath, Root};
+pub use payload::Template;

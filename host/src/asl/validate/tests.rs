@@ -1,0 +1,209 @@
+//! Golden tests: the exact text users see for common mistakes, one `check`
+//! helper that is the only caller of the API.
+
+use serde_json::json;
+
+use super::{MachineType, validate_as, validate_text};
+
+/// Validates `def` and compares every diagnostic, one per line.
+fn check(def: serde_json::Value, expected: &str) {
+    check_as(def, MachineType::Standard, expected);
+}
+
+fn check_as(def: serde_json::Value, ty: MachineType, expected: &str) {
+    let actual: Vec<String> = validate_as(&def, ty)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(actual.join("\n"), expected.trim());
+}
+
+fn check_text(text: &str, expected: &str) {
+    let actual: Vec<String> = validate_text(text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(actual.join("\n"), expected.trim());
+}
+
+fn pass_end() -> serde_json::Value {
+    json!({"Type": "Pass", "End": true})
+}
+
+#[test]
+fn a_valid_machine_has_no_diagnostics() {
+    check(json!({"StartAt": "A", "States": {"A": pass_end()}}), "");
+}
+
+#[test]
+fn unknown_field_suggests_the_near_name() {
+    check(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "bugInputPath": "$.a", "End": true}}}),
+        "SCHEMA_VALIDATION_FAILED: Field 'bugInputPath' is not supported; did you mean 'InputPath'? at /States/P",
+    );
+}
+
+#[test]
+fn field_of_another_state_type_names_its_owners() {
+    check(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true,
+            "TimeoutSeconds": 5, "Retry": [{"ErrorEquals": ["States.ALL"]}]}}}),
+        "
+SCHEMA_VALIDATION_FAILED: Field 'TimeoutSeconds' is not supported; only Task states accept it at /States/W
+SCHEMA_VALIDATION_FAILED: Field 'Retry' is not supported; only Task, Parallel and Map states accept it at /States/W",
+    );
+}
+
+#[test]
+fn nested_states_get_their_real_location() {
+    check(
+        json!({"StartAt": "Map", "States": {"Map": {"Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "Inner", "States": {
+                "Inner": {"Type": "Pass", "Next": "Innerr"}, "Last": pass_end()}}}}}),
+        "
+MISSING_TRANSITION_TARGET: Missing 'Next' target: Innerr; did you mean 'Inner'? at /States/Map/ItemProcessor/States/Inner/Next
+MISSING_TRANSITION_TARGET: State \"Last\" is not reachable. at /States/Map/ItemProcessor/States/Last",
+    );
+}
+
+#[test]
+fn transitions_can_not_leave_their_branch() {
+    check(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Next": "Done", "Branches": [
+                {"StartAt": "B", "States": {"B": {"Type": "Pass", "Next": "Done"}}}]},
+            "Done": {"Type": "Succeed"}}}),
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Done; that state is defined in another \
+         block (/States), and a transition can only name a state of its own block at \
+         /States/P/Branches[0]/States/B/Next",
+    );
+}
+
+#[test]
+fn no_terminal_state_hides_unreachable_states() {
+    check(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Pass", "Next": "A"},
+            "C": {"Type": "Pass", "Next": "A"}}}),
+        "MISSING_END_STATE: Workflow has no terminal state",
+    );
+}
+
+#[test]
+fn retry_fields_name_their_valid_range() {
+    check(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": true,
+            "Retry": [
+                {"ErrorEquals": ["States.ALL"], "BackoffRate": 0.5, "MaxAttempts": -1},
+                {"ErrorEquals": [], "JitterStrategy": "PARTIAL", "IntervalSeconds": 0}]}}}),
+        "
+SCHEMA_VALIDATION_FAILED: The entry with 'States.ALL' must be the last one in 'Retry': entries after it can never match at /States/T/Retry[0]/ErrorEquals
+SCHEMA_VALIDATION_FAILED: Field 'BackoffRate' is 0.5; minimum value is 1 at /States/T/Retry[0]/BackoffRate
+SCHEMA_VALIDATION_FAILED: Field 'MaxAttempts' is -1; value should be an integer from 0 to 99999999 at /States/T/Retry[0]/MaxAttempts
+SCHEMA_VALIDATION_FAILED: Field 'ErrorEquals' is empty; it needs at least one error name, e.g. [\"States.ALL\"] at /States/T/Retry[1]/ErrorEquals
+SCHEMA_VALIDATION_FAILED: Field 'JitterStrategy' is \"PARTIAL\"; value should be one of the following: [FULL, NONE] at /States/T/Retry[1]/JitterStrategy
+SCHEMA_VALIDATION_FAILED: Field 'IntervalSeconds' is 0; value should be an integer from 1 to 99999999 at /States/T/Retry[1]/IntervalSeconds",
+    );
+}
+
+#[test]
+fn choice_rules_need_one_operator_and_a_variable() {
+    check(
+        json!({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Default": "D", "Choices": [
+                {"StringEquals": "x", "Next": "D"},
+                {"Variable": "$.a", "IsPresent": true, "IsNull": false, "Next": "D"},
+                {"Not": {"Variable": "$.a", "IsPresent": true, "Next": "D"}, "Next": "D"}]},
+            "D": {"Type": "Succeed"}}}),
+        "
+SCHEMA_VALIDATION_FAILED: The field 'Variable' is required but was missing: 'StringEquals' compares the value at that path at /States/C/Choices[0]
+SCHEMA_VALIDATION_FAILED: A Choice rule may have only one comparison operator or combinator, found 'IsPresent' and 'IsNull' at /States/C/Choices[1]
+SCHEMA_VALIDATION_FAILED: Field 'Next' is not supported in a nested Choice rule: only the rules directly in 'Choices' name a state at /States/C/Choices[2]/Not",
+    );
+}
+
+#[test]
+fn query_language_mixing_follows_aws() {
+    check(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Output": {"a": 1}, "End": true}}}),
+        "SCHEMA_VALIDATION_FAILED: The QueryLanguage is set to 'JSONPath', but field 'Output' is \
+         only supported for the 'JSONata' QueryLanguage at /States/P",
+    );
+    check(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "QueryLanguage": "JSONPath", "Output": 1, "End": true}}}),
+        "SCHEMA_VALIDATION_FAILED: 'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for \
+         whole state machine at /States/P",
+    );
+}
+
+#[test]
+fn paths_are_checked_by_kind() {
+    check(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": true,
+            "InputPath": "bug$.a", "ResultPath": "$.items[*]", "Parameters": {"x.$": 23, "y.$": "$.ok"}}}}),
+        "
+SCHEMA_VALIDATION_FAILED: Field 'InputPath' is \"bug$.a\", which is not a valid JSONPath: a path must start with '$' (at character 0) at /States/T/InputPath
+SCHEMA_VALIDATION_FAILED: Field 'ResultPath' is \"$.items[*]\", which is not a valid reference path: a reference path names one node with '.name', ['name'] and [n] steps only; '..', '*', slices, unions and filters are not allowed at /States/T/ResultPath
+SCHEMA_VALIDATION_FAILED: The value of field 'x.$' is 23, which is not a JSONPath or intrinsic function expression: it is not a string at /States/T/Parameters/x.$",
+    );
+}
+
+#[test]
+fn wait_takes_exactly_one_duration() {
+    check(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "SecondsPath": "$.s", "End": true}}}),
+        "SCHEMA_VALIDATION_FAILED: Fields 'Seconds' and 'SecondsPath' can not be used together: a \
+         state may have only one of [Seconds, Timestamp, SecondsPath, TimestampPath] at /States/W/Seconds",
+    );
+}
+
+#[test]
+fn express_machines_refuse_callbacks_and_activities() {
+    check_as(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "Next": "B"},
+            "B": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:1:activity:x", "End": true}}}),
+        MachineType::Express,
+        "
+SCHEMA_VALIDATION_FAILED: Express state machine does not support '.sync' service integration  at /States/A/Resource
+SCHEMA_VALIDATION_FAILED: Express state machine does not support Activity ARN at /States/B/Resource",
+    );
+}
+
+#[test]
+fn names_are_unique_and_short() {
+    let long = "N".repeat(81);
+    check(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Next": long.clone(), "Branches": [
+                {"StartAt": "X", "States": {"X": pass_end()}}]},
+            long.clone(): {"Type": "Pass", "Next": "X"},
+            "X": pass_end()}}),
+        &format!(
+            "
+SCHEMA_VALIDATION_FAILED: State name '{long}' is 81 characters long; the maximum is 80 at /States/{long}
+SCHEMA_VALIDATION_FAILED: Duplicate State name: 'X' is already defined at /States/P/Branches[0]/States/X; state names must be unique across the whole state machine, nested states included at /States/X"
+        ),
+    );
+}
+
+#[test]
+fn raw_text_problems() {
+    check_text(
+        "not a definition",
+        "INVALID_JSON_DESCRIPTION: Unrecognized token 'not': was expecting (JSON String, Number, \
+         Array, Object or token 'null', 'true' or 'false')\n at [Source: (String)\"not a \
+         definition\"; line: 1, column: 4] at [Source: (String)\"not a definition\"; line: 1, column: 4]",
+    );
+    check_text(
+        "[1]",
+        "SCHEMA_VALIDATION_FAILED: Definition must be a valid JSON object",
+    );
+    check_text(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "End": true}}}"#,
+        "SCHEMA_VALIDATION_FAILED: Duplicate field 'End': an object may name a field only once, \
+         and only the last value would count; keep one at /States/A",
+    );
+}

@@ -1,0 +1,1047 @@
+//! The 18 intrinsic functions of JSONPath mode (`States.Format(...)` and
+//! friends): parsing the call syntax (quoted strings with `\'`, `\{`, `\}`,
+//! `\\` escapes, numbers, booleans, null, paths, nested calls) and evaluating
+//! with AWS's argument rules. Failures on argument values are
+//! `States.IntrinsicFailure`; a path argument that matches nothing is the
+//! same `States.Runtime` miss as a plain `.$` path.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Number, Value};
+
+use super::jsonpath::compact;
+use super::{JsonPath, QueryError, Scope};
+use crate::errors::{AslError, names};
+
+/// AWS allows at most this many calls (nested included) in one field.
+const MAX_CALLS: usize = 10;
+/// Base64Encode/Decode and Hash refuse longer inputs.
+const MAX_STRING_CHARS: usize = 10_000;
+/// ArrayRange refuses to build more items than this.
+const MAX_RANGE_ITEMS: i64 = 1000;
+
+/// A compiled intrinsic function call.
+#[derive(Debug, Clone)]
+pub struct Intrinsic {
+    src: String,
+    call: Call,
+}
+
+#[derive(Debug, Clone)]
+struct Call {
+    func: Func,
+    args: Vec<Arg>,
+}
+
+#[derive(Debug, Clone)]
+enum Arg {
+    Literal(Value),
+    /// A quoted string with the positions of its unescaped `{}` pairs, which
+    /// only `States.Format` cares about.
+    Template(Vec<Piece>),
+    Path(JsonPath),
+    Call(Box<Call>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Text(String),
+    Hole,
+}
+
+macro_rules! funcs {
+    ($($variant:ident = $name:literal, $min:literal ..= $max:expr;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Func { $($variant),* }
+
+        impl Func {
+            fn from_name(name: &str) -> Option<Func> {
+                match name { $($name => Some(Func::$variant),)* _ => None }
+            }
+            fn name(self) -> &'static str {
+                match self { $(Func::$variant => $name),* }
+            }
+            fn arity(self) -> (usize, usize) {
+                match self { $(Func::$variant => ($min, $max)),* }
+            }
+        }
+    };
+}
+
+funcs! {
+    Format = "States.Format", 1..=usize::MAX;
+    StringToJson = "States.StringToJson", 1..=1;
+    JsonToString = "States.JsonToString", 1..=1;
+    Array = "States.Array", 0..=usize::MAX;
+    ArrayPartition = "States.ArrayPartition", 2..=2;
+    ArrayContains = "States.ArrayContains", 2..=2;
+    ArrayRange = "States.ArrayRange", 3..=3;
+    ArrayGetItem = "States.ArrayGetItem", 2..=2;
+    ArrayLength = "States.ArrayLength", 1..=1;
+    ArrayUnique = "States.ArrayUnique", 1..=1;
+    Base64Encode = "States.Base64Encode", 1..=1;
+    Base64Decode = "States.Base64Decode", 1..=1;
+    Hash = "States.Hash", 2..=2;
+    JsonMerge = "States.JsonMerge", 3..=3;
+    MathRandom = "States.MathRandom", 2..=3;
+    MathAdd = "States.MathAdd", 2..=2;
+    StringSplit = "States.StringSplit", 2..=2;
+    Uuid = "States.UUID", 0..=0;
+}
+
+/// Why an evaluation failed: a path argument matched nothing (the caller
+/// words it for its field), or an ASL error.
+#[derive(Debug)]
+pub(crate) enum EvalError<'p> {
+    PathMiss(&'p JsonPath),
+    Asl(AslError),
+}
+
+impl From<AslError> for EvalError<'_> {
+    fn from(e: AslError) -> Self {
+        EvalError::Asl(e)
+    }
+}
+
+/// The `States.Runtime` cause AWS gives when a path of `field` misses.
+pub(crate) fn path_miss(path: &JsonPath, field: &str, input: &Value) -> AslError {
+    AslError::runtime(format!(
+        "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{}'",
+        compact(input)
+    ))
+}
+
+impl Intrinsic {
+    /// True when `src` is meant as a call (`States.` prefix), so a caller can
+    /// tell a malformed call from a malformed path.
+    pub fn looks_like_call(src: &str) -> bool {
+        src.trim_start().starts_with("States.")
+    }
+
+    pub fn parse(src: &str) -> Result<Intrinsic, QueryError> {
+        let mut p = Parser { src, pos: 0 };
+        p.skip_ws();
+        let call = p.call()?;
+        p.skip_ws();
+        if p.pos < src.len() {
+            return Err(p.err("unexpected text after the call"));
+        }
+        if count_calls(&call) > MAX_CALLS {
+            return Err(QueryError::new(
+                src,
+                0,
+                format!("at most {MAX_CALLS} intrinsic function calls are allowed in one field"),
+            ));
+        }
+        Ok(Intrinsic {
+            src: src.to_owned(),
+            call,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.src
+    }
+
+    /// Evaluates the call; a path miss is worded for the field `field`
+    /// (e.g. `name.$`, `CausePath`).
+    pub fn eval_field(&self, scope: &Scope<'_>, field: &str) -> Result<Value, AslError> {
+        self.eval_inner(scope).map_err(|e| match e {
+            EvalError::PathMiss(p) => path_miss(p, field, scope.input),
+            EvalError::Asl(e) => e,
+        })
+    }
+
+    /// Evaluates the call; a path miss names the call itself as the field.
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, AslError> {
+        self.eval_field(scope, &self.src)
+    }
+
+    pub(crate) fn eval_inner<'p>(&'p self, scope: &Scope<'_>) -> Result<Value, EvalError<'p>> {
+        eval_call(&self.call, scope)
+    }
+
+    /// All paths the call reads (for validation and variable analysis).
+    pub fn paths(&self) -> Vec<&JsonPath> {
+        fn walk<'a>(c: &'a Call, out: &mut Vec<&'a JsonPath>) {
+            for a in &c.args {
+                match a {
+                    Arg::Path(p) => out.push(p),
+                    Arg::Call(c) => walk(c, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.call, &mut out);
+        out
+    }
+}
+
+impl fmt::Display for Intrinsic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.src)
+    }
+}
+
+fn count_calls(c: &Call) -> usize {
+    1 + c
+        .args
+        .iter()
+        .map(|a| match a {
+            Arg::Call(c) => count_calls(c),
+            _ => 0,
+        })
+        .sum::<usize>()
+}
+
+fn fail(func: Func, msg: impl fmt::Display) -> AslError {
+    AslError::new(
+        names::INTRINSIC_FAILURE,
+        format!("Invalid arguments in {}: {msg}", func.name()),
+    )
+}
+
+fn eval_arg<'x, 'c: 'x, 'v: 'x>(
+    arg: &'c Arg,
+    scope: &Scope<'v>,
+) -> Result<Cow<'x, Value>, EvalError<'c>> {
+    match arg {
+        Arg::Literal(v) => Ok(Cow::Borrowed(v)),
+        Arg::Template(pieces) => Ok(Cow::Owned(Value::String(join_pieces(pieces)))),
+        Arg::Path(p) => p.eval(scope).ok_or(EvalError::PathMiss(p)),
+        Arg::Call(c) => eval_call(c, scope).map(Cow::Owned),
+    }
+}
+
+fn join_pieces(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) => t.as_str(),
+            Piece::Hole => "{}",
+        })
+        .collect()
+}
+
+fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'a>> {
+    let f = call.func;
+    if f == Func::Format {
+        return format(call, scope);
+    }
+    let args = call
+        .args
+        .iter()
+        .map(|a| eval_arg(a, scope))
+        .collect::<Result<Vec<_>, _>>()?;
+    let arg = |i: usize| -> &Value { &args[i] };
+    let v = match f {
+        Func::Format => unreachable!("handled above"),
+        Func::StringToJson => {
+            let s = string(f, arg(0))?;
+            serde_json::from_str(s.trim())
+                .map_err(|_| fail(f, format!("the string '{s}' is not valid JSON")))?
+        }
+        Func::JsonToString => Value::String(compact(arg(0))),
+        Func::Array => Value::Array(args.into_iter().map(Cow::into_owned).collect()),
+        Func::ArrayPartition => {
+            let items = array(f, arg(0))?;
+            let size = integer(f, arg(1))?;
+            if size <= 0 {
+                return Err(fail(f, format!("the chunk size {size} must be positive")).into());
+            }
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            Value::Array(
+                items
+                    .chunks(size)
+                    .map(|c| Value::Array(c.to_vec()))
+                    .collect(),
+            )
+        }
+        Func::ArrayContains => Value::Bool(array(f, arg(0))?.contains(arg(1))),
+        Func::ArrayRange => {
+            let (start, end, step) = (
+                integer(f, arg(0))?,
+                integer(f, arg(1))?,
+                integer(f, arg(2))?,
+            );
+            if step == 0 {
+                return Err(fail(f, "the step must not be 0").into());
+            }
+            let count = if (step > 0 && end >= start) || (step < 0 && end <= start) {
+                (end - start) / step + 1
+            } else {
+                0
+            };
+            if count > MAX_RANGE_ITEMS {
+                return Err(fail(
+                    f,
+                    format!("the range has {count} items, more than the {MAX_RANGE_ITEMS} allowed"),
+                )
+                .into());
+            }
+            Value::Array((0..count).map(|i| Value::from(start + i * step)).collect())
+        }
+        Func::ArrayGetItem => {
+            let items = array(f, arg(0))?;
+            let index = integer(f, arg(1))?;
+            usize::try_from(index)
+                .ok()
+                .and_then(|i| items.get(i))
+                .cloned()
+                .ok_or_else(|| {
+                    fail(
+                        f,
+                        format!(
+                            "index {index} is out of bounds for an array of {} items",
+                            items.len()
+                        ),
+                    )
+                })?
+        }
+        Func::ArrayLength => Value::from(array(f, arg(0))?.len()),
+        Func::ArrayUnique => {
+            let mut out: Vec<Value> = Vec::new();
+            for v in array(f, arg(0))? {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+            Value::Array(out)
+        }
+        Func::Base64Encode => {
+            let s = limited(f, arg(0))?;
+            Value::String(BASE64.encode(s))
+        }
+        Func::Base64Decode => {
+            let s = limited(f, arg(0))?;
+            let bytes = BASE64
+                .decode(s)
+                .map_err(|_| fail(f, format!("'{s}' is not valid base64")))?;
+            Value::String(
+                String::from_utf8(bytes)
+                    .map_err(|_| fail(f, format!("'{s}' does not decode to UTF-8 text")))?,
+            )
+        }
+        Func::Hash => {
+            let data = limited(f, arg(0))?;
+            let alg = string(f, arg(1))?;
+            Value::String(hash(alg, data.as_bytes()).ok_or_else(|| {
+                fail(
+                    f,
+                    format!(
+                        "unsupported algorithm '{alg}'; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"
+                    ),
+                )
+            })?)
+        }
+        Func::JsonMerge => {
+            let (Value::Object(a), Value::Object(b)) = (arg(0), arg(1)) else {
+                return Err(fail(f, "the first two arguments must be JSON objects").into());
+            };
+            if arg(2) != &Value::Bool(false) {
+                return Err(fail(
+                    f,
+                    "deep merge is not supported; the third argument must be false",
+                )
+                .into());
+            }
+            let mut merged: Map<String, Value> = a.clone();
+            merged.extend(b.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Value::Object(merged)
+        }
+        Func::MathRandom => {
+            let (lo, hi) = (integer(f, arg(0))?, integer(f, arg(1))?);
+            if lo >= hi {
+                return Err(
+                    fail(f, format!("the start {lo} must be less than the end {hi}")).into(),
+                );
+            }
+            let seed = match args.get(2) {
+                Some(s) => integer(f, s)?,
+                None => random_seed(),
+            };
+            // Java's `new Random(seed).nextInt(bound)`, start inclusive, end exclusive.
+            let bound = hi - lo;
+            let bound = i32::try_from(bound)
+                .map_err(|_| fail(f, format!("the range {lo}..{hi} is too large")))?;
+            Value::from(lo + i64::from(JavaRandom::new(seed).next_int(bound)))
+        }
+        Func::MathAdd => {
+            let sum = integer(f, arg(0))?.checked_add(integer(f, arg(1))?);
+            Value::from(sum.ok_or_else(|| fail(f, "the sum is out of range"))?)
+        }
+        Func::StringSplit => {
+            let s = string(f, arg(0))?;
+            let delims = string(f, arg(1))?;
+            Value::Array(
+                s.split(|c| delims.contains(c))
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Value::String(t.to_owned()))
+                    .collect(),
+            )
+        }
+        Func::Uuid => Value::String(uuid::Uuid::new_v4().to_string()),
+    };
+    Ok(v)
+}
+
+fn format<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'a>> {
+    let f = Func::Format;
+    let owned;
+    let pieces: &[Piece] = match &call.args[0] {
+        Arg::Template(p) => p,
+        other => {
+            let v = eval_arg(other, scope)?;
+            let s = string(f, &v)?;
+            owned = split_holes(s);
+            &owned
+        }
+    };
+    let holes = pieces.iter().filter(|p| **p == Piece::Hole).count();
+    let values = &call.args[1..];
+    if holes != values.len() {
+        return Err(fail(
+            f,
+            format!(
+                "the template has {holes} placeholders but {} values were given",
+                values.len()
+            ),
+        )
+        .into());
+    }
+    let mut out = String::new();
+    let mut next = values.iter();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Hole => {
+                let arg = next.next().expect("placeholders were counted");
+                let v = eval_arg(arg, scope)?;
+                render_java(&v, true, &mut out);
+            }
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// A template read from the input: `{}` pairs are placeholders.
+fn split_holes(s: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("{}") {
+        pieces.push(Piece::Text(rest[..i].to_owned()));
+        pieces.push(Piece::Hole);
+        rest = &rest[i + 2..];
+    }
+    pieces.push(Piece::Text(rest.to_owned()));
+    pieces
+}
+
+/// How AWS (Java) prints a value into a Format string: strings bare, objects
+/// as `{a=1, b=[x, y]}`, arrays as `[1, 2]`.
+fn render_java(v: &Value, _top: bool, out: &mut String) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                render_java(item, false, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                render_java(item, false, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&compact(other)),
+    }
+}
+
+fn string(f: Func, v: &Value) -> Result<&str, AslError> {
+    v.as_str()
+        .ok_or_else(|| fail(f, format!("expected a string but got {}", compact(v))))
+}
+
+fn limited(f: Func, v: &Value) -> Result<&str, AslError> {
+    let s = string(f, v)?;
+    if s.chars().count() > MAX_STRING_CHARS {
+        return Err(fail(
+            f,
+            format!("the string is longer than {MAX_STRING_CHARS} characters"),
+        ));
+    }
+    Ok(s)
+}
+
+fn array(f: Func, v: &Value) -> Result<&Vec<Value>, AslError> {
+    v.as_array()
+        .ok_or_else(|| fail(f, format!("expected an array but got {}", compact(v))))
+}
+
+/// An integer argument; a non-integral number is rounded half away from zero.
+fn integer(f: Func, v: &Value) -> Result<i64, AslError> {
+    let n = v
+        .as_number()
+        .ok_or_else(|| fail(f, format!("expected an integer but got {}", compact(v))))?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(x) if x.is_finite() && x.abs() < 9.0e18 => Ok(x.round() as i64),
+        _ => Err(fail(f, format!("{n} is out of the integer range"))),
+    }
+}
+
+fn hash(alg: &str, data: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    Some(match alg {
+        "MD5" => hex(&md5::Md5::digest(data)),
+        "SHA-1" => hex(&sha1::Sha1::digest(data)),
+        "SHA-256" => hex(&sha2::Sha256::digest(data)),
+        "SHA-384" => hex(&sha2::Sha384::digest(data)),
+        "SHA-512" => hex(&sha2::Sha512::digest(data)),
+        _ => return None,
+    })
+}
+
+fn random_seed() -> i64 {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[..8]);
+    i64::from_le_bytes(b)
+}
+
+/// `java.util.Random`, so a seeded MathRandom is reproducible.
+struct JavaRandom(i64);
+
+impl JavaRandom {
+    const MULT: i64 = 0x5_DEEC_E66D;
+    const MASK: i64 = (1 << 48) - 1;
+
+    fn new(seed: i64) -> Self {
+        JavaRandom((seed ^ Self::MULT) & Self::MASK)
+    }
+
+    fn next(&mut self, bits: u32) -> i32 {
+        self.0 = (self.0.wrapping_mul(Self::MULT).wrapping_add(0xB)) & Self::MASK;
+        (self.0 >> (48 - bits)) as i32
+    }
+
+    fn next_int(&mut self, bound: i32) -> i32 {
+        if bound & bound.wrapping_neg() == bound {
+            return ((i64::from(bound) * i64::from(self.next(31))) >> 31) as i32;
+        }
+        loop {
+            let bits = self.next(31);
+            let val = bits % bound;
+            if bits.wrapping_sub(val).wrapping_add(bound - 1) >= 0 {
+                return val;
+            }
+        }
+    }
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, message: impl Into<String>) -> QueryError {
+        let at = self.src.get(..self.pos).map_or(0, |s| s.chars().count());
+        QueryError::new(self.src, at, message)
+    }
+
+    fn rest(&self) -> &str {
+        self.src.get(self.pos..).unwrap_or("")
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(c) = self.peek().filter(|c| c.is_whitespace()) {
+            self.pos += c.len_utf8();
+        }
+    }
+
+    fn call(&mut self) -> Result<Call, QueryError> {
+        let start = self.pos;
+        let len = self
+            .rest()
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+            .unwrap_or(self.rest().len());
+        let name = &self.src[start..start + len];
+        let func = Func::from_name(name)
+            .ok_or_else(|| self.err(format!("'{name}' is not an intrinsic function")))?;
+        self.pos += len;
+        self.skip_ws();
+        if self.peek() != Some('(') {
+            return Err(self.err("expected '(' after the function name"));
+        }
+        self.pos += 1;
+        let mut args = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(')') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.skip_ws();
+                args.push(self.arg()?);
+                self.skip_ws();
+                match self.peek() {
+                    Some(',') => self.pos += 1,
+                    Some(')') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("expected ',' or ')'")),
+                }
+            }
+        }
+        let (min, max) = func.arity();
+        if args.len() < min || args.len() > max {
+            let want = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            self.pos = start;
+            return Err(self.err(format!(
+                "{name} takes {want} arguments but was given {}",
+                args.len()
+            )));
+        }
+        for (i, arg) in args.iter().enumerate() {
+            if let Some(want) = literal_mismatch(func, i, arg) {
+                self.pos = start;
+                return Err(self.err(format!("argument {} of {name} must be {want}", i + 1)));
+            }
+        }
+        if func == Func::Format
+            && let Some(Arg::Literal(v)) = args.first()
+            && !v.is_string()
+        {
+            self.pos = start;
+            return Err(self.err("the first argument of States.Format must be a string or a path"));
+        }
+        if let (Func::Format, Some(Arg::Template(pieces))) = (func, args.first()) {
+            let holes = pieces.iter().filter(|p| **p == Piece::Hole).count();
+            if holes != args.len() - 1 {
+                self.pos = start;
+                return Err(self.err(format!(
+                    "the template has {holes} placeholders but {} values were given",
+                    args.len() - 1
+                )));
+            }
+        }
+        Ok(Call { func, args })
+    }
+
+    fn arg(&mut self) -> Result<Arg, QueryError> {
+        let rest = self.rest();
+        match self.peek() {
+            Some('\'') => self.string(),
+            Some('$') => {
+                let len = path_len(rest);
+                let text = rest[..len].trim_end();
+                let path = JsonPath::parse(text).map_err(|e| QueryError {
+                    position: e.position + self.src[..self.pos].chars().count(),
+                    expr: self.src.to_owned(),
+                    message: e.message,
+                })?;
+                self.pos += len;
+                Ok(Arg::Path(path))
+            }
+            Some(c) if c == '-' || c.is_ascii_digit() => {
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_digit() || ".eE+-".contains(c)))
+                    .unwrap_or(rest.len());
+                let n: Number = serde_json::from_str(&rest[..len])
+                    .map_err(|_| self.err(format!("'{}' is not a number", &rest[..len])))?;
+                self.pos += len;
+                Ok(Arg::Literal(Value::Number(n)))
+            }
+            _ if rest.starts_with("States.") => Ok(Arg::Call(Box::new(self.call()?))),
+            _ => {
+                for (word, v) in [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                ] {
+                    if rest.starts_with(word)
+                        && !rest[word.len()..].starts_with(|c: char| c.is_alphanumeric())
+                    {
+                        self.pos += word.len();
+                        return Ok(Arg::Literal(v));
+                    }
+                }
+                Err(self.err(
+                    "expected a quoted string, a number, true, false, null, a path or a States.* call",
+                ))
+            }
+        }
+    }
+
+    /// `'...'` with `\'`, `\{`, `\}`, `\\` escapes; unescaped `{}` are Format
+    /// placeholders.
+    fn string(&mut self) -> Result<Arg, QueryError> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        loop {
+            let Some(c) = self.peek() else {
+                self.pos = start;
+                return Err(self.err("unterminated string"));
+            };
+            self.pos += c.len_utf8();
+            match c {
+                '\'' => break,
+                '\\' => match self.peek() {
+                    Some(e @ ('\'' | '{' | '}' | '\\')) => {
+                        text.push(e);
+                        self.pos += 1;
+                    }
+                    // Any other escape stays as written.
+                    Some(e) => {
+                        text.push('\\');
+                        text.push(e);
+                        self.pos += e.len_utf8();
+                    }
+                    None => {
+                        self.pos = start;
+                        return Err(self.err("unterminated string"));
+                    }
+                },
+                '{' if self.peek() == Some('}') => {
+                    self.pos += 1;
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    pieces.push(Piece::Hole);
+                }
+                c => text.push(c),
+            }
+        }
+        if pieces.is_empty() {
+            return Ok(Arg::Literal(Value::String(text)));
+        }
+        pieces.push(Piece::Text(text));
+        Ok(Arg::Template(pieces))
+    }
+}
+
+/// What a literal argument at `index` of `func` should have been, when the
+/// literal cannot be right whatever the input (paths and calls are checked
+/// at run time).
+fn literal_mismatch(func: Func, index: usize, arg: &Arg) -> Option<&'static str> {
+    use Func::*;
+    let lit = match arg {
+        Arg::Literal(v) => v,
+        Arg::Template(_) => &Value::Null,
+        Arg::Path(_) | Arg::Call(_) => return None,
+    };
+    let is_str = matches!(arg, Arg::Template(_)) || lit.is_string();
+    let (ok, want) = match (func, index) {
+        (JsonToString, _) => (false, "a path"),
+        (StringToJson | Base64Encode | Base64Decode | StringSplit, _) | (Hash, 1) => {
+            (is_str, "a string")
+        }
+        (ArrayRange | MathRandom | MathAdd, _) | (ArrayPartition | ArrayGetItem, 1) => {
+            (lit.is_number(), "a number")
+        }
+        (ArrayPartition | ArrayContains | ArrayGetItem | ArrayLength | ArrayUnique, 0) => {
+            (false, "an array (a path or a call)")
+        }
+        (JsonMerge, 0 | 1) => (false, "an object (a path or a call)"),
+        (JsonMerge, _) => (
+            lit == &Value::Bool(false),
+            "false (deep merge is not supported)",
+        ),
+        _ => (true, ""),
+    };
+    (!ok).then_some(want)
+}
+
+/// Length of a path argument: up to the first `,` or `)` outside brackets
+/// and quotes.
+fn path_len(s: &str) -> usize {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' if depth > 0 => quote = Some(c),
+            '[' | '(' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ')' if depth > 0 => depth -= 1,
+            ',' | ')' if depth == 0 => return i,
+            _ => {}
+        }
+    }
+    s.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::LazyContext;
+    use serde_json::json;
+
+    /// Evaluates `src` with `input` as `$`, `{"Name": "sm"}` as `$$` and
+    /// `{"v": [1, 2]}` as variables.
+    fn check(src: &str, input: Value) -> Result<Value, AslError> {
+        let f = Intrinsic::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let ctx = LazyContext::ready(json!({"Name": "my-state-machine"}));
+        let mut vars = Map::new();
+        vars.insert("v".into(), json!([1, 2]));
+        let scope = Scope {
+            input: &input,
+            context: &ctx,
+            variables: &vars,
+        };
+        f.eval_field(&scope, "r.$")
+    }
+
+    fn ok(src: &str, input: Value) -> Value {
+        check(src, input).unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    fn failure(src: &str, input: Value) -> String {
+        let e = check(src, input).expect_err(src);
+        assert_eq!(e.error, names::INTRINSIC_FAILURE, "{e}");
+        e.cause
+    }
+
+    #[test]
+    fn format_renders_like_java() {
+        assert_eq!(
+            ok("States.Format('a {} b {}', $.x, 2)", json!({"x": "s"})),
+            json!("a s b 2")
+        );
+        assert_eq!(
+            ok("States.Format('{}', $.x)", json!({"x": null})),
+            json!("null")
+        );
+        assert_eq!(
+            ok("States.Format('{}', $.x)", json!({"x": 1.1})),
+            json!("1.1")
+        );
+        assert_eq!(
+            ok(
+                "States.Format('{}', $.x)",
+                json!({"x": {"Arg1": 1, "Arg2": [], "s": ["a", true]}})
+            ),
+            json!("{Arg1=1, Arg2=[], s=[a, true]}")
+        );
+        assert_eq!(
+            ok(r"States.Format('\{\} {} it\'s \\', 1)", json!({})),
+            json!(r"{} 1 it's \")
+        );
+        assert_eq!(
+            ok("States.Format($.t, 'x')", json!({"t": "<{}>"})),
+            json!("<x>")
+        );
+        assert!(failure("States.Format($.t, 'x')", json!({"t": "none"})).contains("placeholders"));
+        assert!(Intrinsic::parse("States.Format('{} {}', 1)").is_err());
+        assert!(Intrinsic::parse("States.Format(1)").is_err());
+    }
+
+    #[test]
+    fn json_and_arrays() {
+        assert_eq!(
+            ok("States.StringToJson($.s)", json!({"s": "{\"a\": [1]}"})),
+            json!({"a": [1]})
+        );
+        assert!(failure("States.StringToJson('{')", json!({})).contains("not valid JSON"));
+        assert_eq!(
+            ok("States.JsonToString($)", json!({"a": [1, "x"]})),
+            json!("{\"a\":[1,\"x\"]}")
+        );
+        assert_eq!(ok("States.Array()", json!({})), json!([]));
+        assert_eq!(
+            ok("States.Array('a', 1, true, null, $v)", json!({})),
+            json!(["a", 1, true, null, [1, 2]])
+        );
+        assert_eq!(
+            ok("States.ArrayPartition($, 2)", json!([1, 2, 3])),
+            json!([[1, 2], [3]])
+        );
+        assert!(failure("States.ArrayPartition($, 0)", json!([1])).contains("positive"));
+        assert_eq!(
+            ok("States.ArrayContains($, $[0])", json!([[1], 2])),
+            json!(true)
+        );
+        assert_eq!(
+            ok("States.ArrayContains($, 3)", json!([[1], 2])),
+            json!(false)
+        );
+        assert_eq!(
+            ok("States.ArrayRange(1, 9, 2)", json!({})),
+            json!([1, 3, 5, 7, 9])
+        );
+        assert_eq!(
+            ok("States.ArrayRange(0, 10, 3)", json!({})),
+            json!([0, 3, 6, 9])
+        );
+        assert_eq!(
+            ok("States.ArrayRange(5, 1, -2)", json!({})),
+            json!([5, 3, 1])
+        );
+        assert!(failure("States.ArrayRange(0, 1000, 1)", json!({})).contains("1000"));
+        assert_eq!(ok("States.ArrayGetItem($, 1)", json!([4, 5])), json!(5));
+        assert!(failure("States.ArrayGetItem($, 2)", json!([4, 5])).contains("out of bounds"));
+        assert_eq!(ok("States.ArrayLength($v)", json!({})), json!(2));
+        assert_eq!(
+            ok("States.ArrayUnique($)", json!([1, 2, 1, 3, 2])),
+            json!([1, 2, 3])
+        );
+        assert!(
+            failure("States.ArrayLength($.a)", json!({"a": "x"})).contains("expected an array")
+        );
+    }
+
+    #[test]
+    fn strings_hashes_math() {
+        assert_eq!(
+            ok("States.Base64Encode('Hello World')", json!({})),
+            json!("SGVsbG8gV29ybGQ=")
+        );
+        assert_eq!(
+            ok("States.Base64Decode('SGVsbG8gV29ybGQ=')", json!({})),
+            json!("Hello World")
+        );
+        assert!(failure("States.Base64Decode('%%')", json!({})).contains("base64"));
+        assert_eq!(
+            ok("States.Hash('abc', 'SHA-256')", json!({})),
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(
+            ok("States.Hash('abc', 'MD5')", json!({})),
+            json!("900150983cd24fb0d6963f7d28e17f72")
+        );
+        assert_eq!(
+            ok("States.Hash('abc', 'SHA-1')", json!({})),
+            json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+        );
+        assert!(failure("States.Hash('abc', 'SHA-3')", json!({})).contains("unsupported"));
+        assert_eq!(
+            ok(
+                "States.JsonMerge($.a, $.b, false)",
+                json!({"a": {"x": {"p": 1}, "y": 1}, "b": {"x": {"q": 2}}})
+            ),
+            json!({"x": {"q": 2}, "y": 1})
+        );
+        assert!(
+            failure(
+                "States.JsonMerge($.a, $.a, $.t)",
+                json!({"a": {}, "t": true})
+            )
+            .contains("deep merge")
+        );
+        assert_eq!(
+            ok("States.MathAdd(States.MathAdd(1, -3), 1.5)", json!({})),
+            json!(0)
+        );
+        assert_eq!(
+            ok("States.StringSplit('a.b+c,,d', '.+,')", json!({})),
+            json!(["a", "b", "c", "d"])
+        );
+        assert_eq!(
+            ok(
+                "States.ArrayGetItem(States.StringSplit($$.Name, '-'), 2)",
+                json!({})
+            ),
+            json!("machine")
+        );
+        let r = ok("States.MathRandom(1, 10)", json!({}));
+        assert!((1..10).contains(&r.as_i64().expect("integer")));
+        assert_eq!(
+            ok("States.MathRandom(0, 100, 7)", json!({})),
+            ok("States.MathRandom(0, 100, 7)", json!({}))
+        );
+        let u = ok("States.UUID()", json!({}));
+        assert_eq!(u.as_str().map(str::len), Some(36));
+    }
+
+    #[test]
+    fn java_random_matches_the_jdk() {
+        // Values printed by OpenJDK for the same seeds and bounds.
+        let mut r = JavaRandom::new(42);
+        assert_eq!(r.next_int(100), 30);
+        assert_eq!(r.next_int(10), 3);
+        let mut r = JavaRandom::new(-7);
+        assert_eq!(r.next_int(16), 4);
+        assert_eq!(r.next_int(1000), 297);
+    }
+
+    #[test]
+    fn path_arguments_and_misses() {
+        assert_eq!(
+            ok(
+                "States.Array($['a,b'], $.l[1])",
+                json!({"a,b": 1, "l": [0, 2]})
+            ),
+            json!([1, 2])
+        );
+        let e = check("States.Array($.nope)", json!({"a": 1})).expect_err("miss");
+        assert_eq!(e.error, names::RUNTIME);
+        assert_eq!(
+            e.cause,
+            "The JSONPath '$.nope' specified for the field 'r.$' could not be found in the input '{\"a\":1}'"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_calls() {
+        for src in [
+            "States.Nope()",
+            "States.UUID(1)",
+            "States.MathAdd(1)",
+            "States.Array(",
+            "States.Array('x)",
+            "States.Array(x)",
+            "States.MathAdd(1, '-1')",
+            "States.JsonToString('x')",
+            "States.JsonMerge($.a, $.b, true)",
+            "States.Array() x",
+            "States.Array($.a b)",
+        ] {
+            assert!(Intrinsic::parse(src).is_err(), "{src}");
+        }
+        let deep = "States.Array(".repeat(11) + &")".repeat(11);
+        assert!(Intrinsic::parse(&deep).is_err());
+        let ten = "States.Array(".repeat(10) + &")".repeat(10);
+        assert!(Intrinsic::parse(&ten).is_ok());
+    }
+}
