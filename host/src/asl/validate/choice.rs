@@ -6,9 +6,10 @@
 use serde_json::{Map, Value};
 
 use super::fields;
-use super::paths::Roots;
+use super::paths::{self, Roots};
 use super::query_language::{self, Lang};
 use super::{Checker, Loc, StateCx, StateNode};
+use crate::query::ChoiceRule;
 
 /// How an operator's operand is checked.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -97,7 +98,21 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
             continue;
         };
         match cx.lang {
-            Lang::JsonPath => jsonpath_rule(ch, &rule_loc, obj, Some(node)),
+            Lang::JsonPath => {
+                let before = ch.diagnostics.len();
+                jsonpath_rule(ch, &rule_loc, obj, Some(node));
+                // The engine compiles the rule with its own parser; whatever
+                // it refuses must not pass validation, even if the checks
+                // above missed it.
+                if ch.diagnostics.len() == before
+                    && let Err(problems) = ChoiceRule::parse(rule)
+                {
+                    for problem in problems {
+                        let at = paths::at_pointer(&rule_loc, rule, &problem.pointer);
+                        ch.schema(&at, problem.message);
+                    }
+                }
+            }
             Lang::Jsonata => jsonata_rule(ch, &rule_loc, obj, node),
         }
     }
@@ -269,8 +284,8 @@ fn check_operand(ch: &mut Checker, loc: &Loc, key: &str, value: &Value, operand:
                 ch.schema(
                     loc,
                     format!(
-                        "Field '{key}' is {}, which is not an RFC 3339 timestamp such as \
-                         \"2016-03-14T01:59:00Z\" (uppercase T and Z)",
+                        "Field '{key}' is {}, which is not an ISO-8601 timestamp such as \
+                         \"2016-03-14T01:59:00Z\"",
                         fields::show(value)
                     ),
                 );

@@ -761,8 +761,8 @@ pub(crate) fn wait(ch: &mut Checker, cx: &StateCx<'_>) {
                         ch.schema(
                             &loc,
                             format!(
-                                "Field 'Timestamp' is {}, which is not an RFC 3339 timestamp \
-                                 such as \"2016-03-14T01:59:00Z\" (uppercase T and Z)",
+                                "Field 'Timestamp' is {}, which is not an ISO-8601 \
+                                 timestamp such as \"2016-03-14T01:59:00Z\"",
                                 show(value)
                             ),
                         );
@@ -774,10 +774,10 @@ pub(crate) fn wait(ch: &mut Checker, cx: &StateCx<'_>) {
     }
 }
 
-/// An RFC 3339 date-time with uppercase `T` and `Z` (checklist CHOICE-09).
+/// An ISO-8601 extended offset date-time, as the engine (and AWS, with
+/// Java's `ISO_OFFSET_DATE_TIME`) reads it.
 pub(crate) fn is_timestamp(s: &str) -> bool {
-    use time::format_description::well_known::Rfc3339;
-    !s.contains(['t', 'z']) && time::OffsetDateTime::parse(s, &Rfc3339).is_ok()
+    crate::query::parse_timestamp(s).is_some()
 }
 
 /// Fail: `Error` xor `ErrorPath`, `Cause` xor `CausePath`.

@@ -8,8 +8,8 @@
 
 use serde_json::Value;
 
-use super::{Checker, Loc, fields};
-use crate::query::{JsonPath, QueryError, Root};
+use super::{Checker, Loc};
+use crate::query::{Intrinsic, JsonPath, QueryError, Root, Template};
 
 /// Which roots a reference path may start from besides `$` (the input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ fn describe(error: &QueryError) -> String {
 
 /// An intrinsic function call, e.g. `States.Format('{}', $.a)`.
 pub(crate) fn intrinsic(s: &str) -> Result<(), String> {
-    interim::intrinsic(s)
+    Intrinsic::parse(s).map(drop).map_err(|e| describe(&e))
 }
 
 /// A JSONata expression (the text inside `{% ... %}`).
@@ -88,65 +88,67 @@ pub(crate) fn jsonata(expr: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `ErrorPath` / `CausePath`: a reference path or an intrinsic call.
+/// Intrinsics whose result is a string, the only ones `ErrorPath` and
+/// `CausePath` accept (checklist FAIL-01).
+const STRING_INTRINSICS: [&str; 7] = [
+    "States.Format",
+    "States.JsonToString",
+    "States.ArrayGetItem",
+    "States.Base64Encode",
+    "States.Base64Decode",
+    "States.Hash",
+    "States.UUID",
+];
+
+/// `ErrorPath` / `CausePath`: a reference path or a string intrinsic call.
 pub(crate) fn reference_path_or_intrinsic(s: &str) -> Result<(), String> {
-    if s.starts_with("States.") {
-        intrinsic(s)
-    } else {
-        reference_path(s, Roots::ANY)
+    if !s.starts_with("States.") {
+        return reference_path(s, Roots::ANY);
     }
+    intrinsic(s)?;
+    let name = s.split('(').next().unwrap_or(s).trim_end();
+    if !STRING_INTRINSICS.contains(&name) {
+        return Err(format!(
+            "'{name}' does not return a string; use one of {}",
+            STRING_INTRINSICS.join(", ")
+        ));
+    }
+    Ok(())
 }
 
-/// The value of a `.$` key: a path (`$`, `$$`, `$var`) or an intrinsic call.
-fn path_or_intrinsic(s: &str) -> Result<(), String> {
-    if s.starts_with('$') {
-        json_path(s)
-    } else if s.starts_with("States.") {
-        intrinsic(s)
-    } else {
-        Err("it must start with '$' (a path) or 'States.' (an intrinsic function)".to_owned())
-    }
-}
-
-/// Walks a JSONPath payload template (Parameters, ResultSelector,
-/// ItemSelector, Credentials, JSONPath Assign): every `.$` key holds a path
-/// or an intrinsic call, and no two keys produce the same output field.
+/// Checks a JSONPath payload template (Parameters, ResultSelector,
+/// ItemSelector, Credentials, JSONPath Assign) with the engine's own
+/// compiler (every `.$` key holds a path or an intrinsic call), and that no
+/// two keys produce the same output field.
 pub(crate) fn jsonpath_template(ch: &mut Checker, loc: &Loc, value: &Value) {
+    if let Err(problems) = Template::parse(value) {
+        for problem in problems {
+            ch.schema(&at_pointer(loc, value, &problem.pointer), problem.message);
+        }
+    }
+    conflicts(ch, loc, value);
+}
+
+/// `"x"` next to `"x.$"` in one object: both would write `x`.
+fn conflicts(ch: &mut Checker, loc: &Loc, value: &Value) {
     match value {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                jsonpath_template(ch, &loc.index(i), item);
+                conflicts(ch, &loc.index(i), item);
             }
         }
         Value::Object(obj) => {
             for (key, item) in obj {
-                let item_loc = loc.key(key);
-                if let Some(plain) = key.strip_suffix(".$") {
-                    if obj.contains_key(plain) {
-                        ch.schema(
-                            &item_loc,
-                            format!(
-                                "Fields '{plain}' and '{key}' both produce the field '{plain}': \
-                                 keep only one of them"
-                            ),
-                        );
-                    }
-                    let problem = match item.as_str() {
-                        None => Some("it is not a string".to_owned()),
-                        Some(s) => path_or_intrinsic(s).err(),
-                    };
-                    if let Some(reason) = problem {
-                        ch.schema(
-                            &item_loc,
-                            format!(
-                                "The value of field '{key}' is {}, which is not a JSONPath or \
-                                 intrinsic function expression: {reason}",
-                                fields::show(item)
-                            ),
-                        );
-                    }
-                } else {
-                    jsonpath_template(ch, &item_loc, item);
+                match key.strip_suffix(".$") {
+                    Some(plain) if obj.contains_key(plain) => ch.schema(
+                        &loc.key(key),
+                        format!(
+                            "Fields '{plain}' and '{key}' both produce the field '{plain}': \
+                             keep only one of them"
+                        ),
+                    ),
+                    Some(_) => {}
+                    None => conflicts(ch, &loc.key(key), item),
                 }
             }
         }
@@ -154,43 +156,28 @@ pub(crate) fn jsonpath_template(ch: &mut Checker, loc: &Loc, value: &Value) {
     }
 }
 
-/// Stand-in check until `crate::query::intrinsics` lands; kept deliberately
-/// small.
-mod interim {
-    pub(super) fn intrinsic(s: &str) -> Result<(), String> {
-        const NAMES: [&str; 18] = [
-            "Format",
-            "StringToJson",
-            "JsonToString",
-            "Array",
-            "ArrayPartition",
-            "ArrayContains",
-            "ArrayRange",
-            "ArrayGetItem",
-            "ArrayLength",
-            "ArrayUnique",
-            "Base64Encode",
-            "Base64Decode",
-            "Hash",
-            "JsonMerge",
-            "MathRandom",
-            "MathAdd",
-            "StringSplit",
-            "UUID",
-        ];
-        let Some(rest) = s.strip_prefix("States.") else {
-            return Err("an intrinsic call starts with 'States.'".to_owned());
-        };
-        let Some(open) = rest.find('(') else {
-            return Err("missing '('".to_owned());
-        };
-        let name = &rest[..open];
-        if !NAMES.contains(&name) {
-            return Err(format!("'States.{name}' is not an intrinsic function"));
+/// The location of a query-layer JSON pointer (relative to `value`, which
+/// sits at `loc`), in the validator's `Field[0]` style.
+pub(crate) fn at_pointer(loc: &Loc, value: &Value, pointer: &str) -> Loc {
+    let mut loc = loc.clone();
+    let mut current = Some(value);
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        let index = token.parse::<usize>().ok();
+        match (current, index) {
+            (Some(Value::Array(items)), Some(i)) => {
+                loc = loc.index(i);
+                current = items.get(i);
+            }
+            (Some(Value::Object(obj)), _) => {
+                loc = loc.key(&token);
+                current = obj.get(&token);
+            }
+            _ => {
+                loc = loc.key(&token);
+                current = None;
+            }
         }
-        if !rest.ends_with(')') {
-            return Err("missing ')' at the end".to_owned());
-        }
-        Ok(())
     }
+    loc
 }

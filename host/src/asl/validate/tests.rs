@@ -146,7 +146,7 @@ fn paths_are_checked_by_kind() {
         "
 SCHEMA_VALIDATION_FAILED: Field 'InputPath' is \"bug$.a\", which is not a valid JSONPath: a path must start with '$' (at character 0) at /States/T/InputPath
 SCHEMA_VALIDATION_FAILED: Field 'ResultPath' is \"$.items[*]\", which is not a valid reference path: a reference path names one node with '.name', ['name'] and [n] steps only; '..', '*', slices, unions and filters are not allowed at /States/T/ResultPath
-SCHEMA_VALIDATION_FAILED: The value of field 'x.$' is 23, which is not a JSONPath or intrinsic function expression: it is not a string at /States/T/Parameters/x.$",
+SCHEMA_VALIDATION_FAILED: The value for the field 'x.$' must be a valid JSONPath or a valid intrinsic function call at /States/T/Parameters/x.$",
     );
 }
 
@@ -205,5 +205,139 @@ fn raw_text_problems() {
         r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "End": true}}}"#,
         "SCHEMA_VALIDATION_FAILED: Duplicate field 'End': an object may name a field only once, \
          and only the last value would count; keep one at /States/A",
+    );
+}
+
+#[test]
+fn dangling_start_at_reports_the_states_it_leaves_behind() {
+    check(
+        json!({"StartAt": "Nope", "States": {"A": pass_end()}}),
+        "
+MISSING_TRANSITION_TARGET: Missing 'Next' target: Nope at /StartAt
+MISSING_TRANSITION_TARGET: State \"A\" is not reachable. at /States/A",
+    );
+}
+
+#[test]
+fn map_fields_are_checked_in_place() {
+    check(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "MaxConcurrency": -1, "ToleratedFailurePercentage": 105,
+            "ItemProcessor": {"QueryLanguage": "JSONata",
+                "ProcessorConfig": {"Mode": "PARALLEL"},
+                "StartAt": "P", "States": {"P": pass_end()}}}}}),
+        "
+SCHEMA_VALIDATION_FAILED: Field 'Mode' is \"PARALLEL\"; value should be one of the following: [INLINE, DISTRIBUTED] at /States/M/ItemProcessor/ProcessorConfig/Mode
+SCHEMA_VALIDATION_FAILED: Field 'QueryLanguage' is not supported; set it on the states inside an ItemProcessor or on the state machine at /States/M/ItemProcessor
+SCHEMA_VALIDATION_FAILED: Field 'MaxConcurrency' is -1; minimum value is 0 at /States/M/MaxConcurrency
+SCHEMA_VALIDATION_FAILED: Field 'ToleratedFailurePercentage' is 105; value should be a number from 0 to 100 at /States/M/ToleratedFailurePercentage",
+    );
+}
+
+#[test]
+fn jsonata_choice_rules_take_a_condition() {
+    check(
+        json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Default": "D", "Choices": [
+                {"Condition": "{% $states.input.ok %}", "Next": "D"},
+                {"Variable": "$.a", "IsPresent": true, "Next": "D"}]},
+            "D": {"Type": "Succeed"}}}),
+        "
+SCHEMA_VALIDATION_FAILED: The field 'Condition' is required but was missing: a JSONata Choice rule holds true, false or a \"{% ... %}\" expression there at /States/C/Choices[1]
+SCHEMA_VALIDATION_FAILED: The QueryLanguage is set to 'JSONata', but field 'Variable' is only supported for the 'JSONPath' QueryLanguage at /States/C/Choices[1]
+SCHEMA_VALIDATION_FAILED: The QueryLanguage is set to 'JSONata', but field 'IsPresent' is only supported for the 'JSONPath' QueryLanguage at /States/C/Choices[1]",
+    );
+}
+
+/// A definition using every state type and most fields, for the sweep below.
+fn everything() -> serde_json::Value {
+    json!({
+        "Comment": "c", "StartAt": "T", "TimeoutSeconds": 10, "Version": "1.0",
+        "States": {
+            "T": {"Type": "Task", "Resource": "r", "Next": "C", "TimeoutSeconds": 5,
+                "HeartbeatSeconds": 2, "Parameters": {"a.$": "$.a", "b": [1, {"c.$": "States.UUID()"}]},
+                "ResultSelector": {"x.$": "$"}, "ResultPath": "$.r", "Credentials": {"RoleArn": "x"},
+                "Retry": [{"ErrorEquals": ["E"], "MaxAttempts": 1, "BackoffRate": 2, "JitterStrategy": "FULL"}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F", "ResultPath": null}]},
+            "C": {"Type": "Choice", "Default": "W", "Choices": [
+                {"And": [{"Variable": "$.a", "NumericEquals": 1}, {"Not": {"Variable": "$$.b", "IsNull": true}}], "Next": "P"}]},
+            "W": {"Type": "Wait", "Timestamp": "2016-03-14T01:59:00Z", "Next": "P"},
+            "P": {"Type": "Parallel", "Next": "M", "Branches": [
+                {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": 1, "End": true}}}]},
+            "M": {"Type": "Map", "Next": "S", "ItemsPath": "$.items", "MaxConcurrency": 2,
+                "ItemSelector": {"v.$": "$$.Map.Item.Value"},
+                "ItemReader": {"Resource": "r", "ReaderConfig": {"InputType": "CSV", "MaxItems": 3}, "Parameters": {}},
+                "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"k": 1}},
+                "ResultWriter": {"Resource": "w", "Parameters": {"Bucket": "b"}},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}},
+            "S": {"Type": "Succeed"},
+            "F": {"Type": "Fail", "Error": "E", "CausePath": "$.c"}
+        }
+    })
+}
+
+#[test]
+fn the_sweep_definition_is_valid() {
+    check(everything(), "");
+}
+
+/// Replaces every node of a valid definition with values of every other
+/// shape: validation must report problems, never panic.
+#[test]
+fn never_panics_whatever_a_field_holds() {
+    fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(obj) => {
+                for (k, child) in obj {
+                    pointers(
+                        child,
+                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    pointers(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+        out.push(at);
+    }
+    let base = everything();
+    let mut all = Vec::new();
+    pointers(&base, String::new(), &mut all);
+    let replacements = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1.5),
+        json!(""),
+        json!("$$..x[?("),
+        json!("{% %}"),
+        json!([]),
+        json!([{}]),
+        json!({}),
+    ];
+    let mut reported = 0;
+    for pointer in all.iter().filter(|p| !p.is_empty()) {
+        for replacement in &replacements {
+            let mut def = base.clone();
+            if let Some(slot) = def.pointer_mut(pointer) {
+                *slot = replacement.clone();
+            }
+            for ty in [MachineType::Standard, MachineType::Express] {
+                if !validate_as(&def, ty).is_empty() {
+                    reported += 1;
+                }
+            }
+        }
+    }
+    // Most replacements break something, and each break is reported.
+    assert!(
+        reported > all.len() * replacements.len(),
+        "only {reported} mutations were reported"
     );
 }
