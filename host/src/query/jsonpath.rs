@@ -905,16 +905,24 @@ impl<'s> Parser<'s> {
                     })
             }
             _ => {
-                for (word, v) in [
-                    ("true", Value::Bool(true)),
-                    ("false", Value::Bool(false)),
-                    ("null", Value::Null),
-                ] {
-                    if self.eat(word) {
-                        return Ok(Operand::Literal(v));
-                    }
+                let start = self.pos;
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                {
+                    self.bump();
                 }
-                Err(self.err("expected @, $, a number, a quoted string, true, false or null"))
+                // A bare word is a string, as Jayway reads it.
+                Ok(Operand::Literal(match &self.src[start..self.pos] {
+                    "" => {
+                        return Err(self
+                            .err("expected @, $, a number, a quoted string, true, false or null"));
+                    }
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    "null" => Value::Null,
+                    word => Value::String(word.to_owned()),
+                }))
             }
         }
     }
