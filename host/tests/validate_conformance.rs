@@ -7,13 +7,16 @@
 //!   expectations; AWS wins where they differ, so only the agreement rate is
 //!   asserted (at the level reached), and disagreements are listed.
 //!
+//! - every definition of `conformance/engine` was created on AWS before it
+//!   ran, so each must validate without a single diagnostic.
+//!
 //! shared/ is found at `$SANDSTEP_SHARED` or `$CARGO_MANIFEST_DIR/../../shared`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use sandstep_host::asl::Diagnostic;
-use sandstep_host::asl::validate::{MachineType, validate_text_as};
+use sandstep_host::asl::validate::{MachineType, validate_as, validate_text_as};
 use serde_json::Value;
 
 /// Agreement reached with each tool's own expectations; a drop fails.
@@ -22,20 +25,20 @@ const MIN_AGREED_ASL_VALIDATOR: usize = 97;
 /// Message fragments (field names the tools expect in the message) found.
 const MIN_FRAGMENTS_FOUND: usize = 20;
 
-fn validate_dir() -> PathBuf {
+fn conformance_dir(kind: &str) -> PathBuf {
     let mut tried = Vec::new();
     if let Ok(dir) = std::env::var("SANDSTEP_SHARED") {
         tried.push(PathBuf::from(dir));
     }
     tried.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
     for dir in &tried {
-        let cases = dir.join("conformance/validate");
+        let cases = dir.join("conformance").join(kind);
         if cases.is_dir() {
             return cases;
         }
     }
     panic!(
-        "conformance cases not found: looked for conformance/validate under {}; set \
+        "conformance cases not found: looked for conformance/{kind} under {}; set \
          SANDSTEP_SHARED to the shared/ directory",
         tried
             .iter()
@@ -51,8 +54,8 @@ struct Case {
     case: Value,
 }
 
-fn load() -> Vec<Case> {
-    let dir = validate_dir();
+fn load(kind: &str) -> Vec<Case> {
+    let dir = conformance_dir(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -134,7 +137,7 @@ fn name_fragment(fragment: &str) -> Option<&str> {
 
 #[test]
 fn validate_conformance() {
-    let cases = load();
+    let cases = load("validate");
     assert!(!cases.is_empty(), "no conformance cases found");
 
     let mut agreed: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -243,5 +246,32 @@ fn validate_conformance() {
     assert!(
         fragments_found >= MIN_FRAGMENTS_FOUND,
         "name fragments found dropped to {fragments_found} (was {MIN_FRAGMENTS_FOUND})"
+    );
+}
+
+#[test]
+fn engine_definitions_created_on_aws_are_valid() {
+    let cases = load("engine");
+    assert!(!cases.is_empty(), "no engine conformance cases found");
+    let mut refused = Vec::new();
+    for Case { file, case, .. } in &cases {
+        let ty = match case["state_machine_type"].as_str() {
+            Some("EXPRESS") => MachineType::Express,
+            _ => MachineType::Standard,
+        };
+        let diagnostics = validate_as(&case["definition"], ty);
+        if !diagnostics.is_empty() {
+            refused.push(format!("  {file}\n{}", show(&diagnostics)));
+        }
+    }
+    println!(
+        "engine definitions accepted: {}/{}",
+        cases.len() - refused.len(),
+        cases.len()
+    );
+    assert!(
+        refused.is_empty(),
+        "definitions AWS accepted are refused:\n{}",
+        refused.join("\n")
     );
 }

@@ -563,7 +563,7 @@ fn next_or_end(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
              another state, or 'End': true to stop here",
         ),
         (false, Some(true)) => {}
-        (false, _) if !cx.obj.contains_key("Next") => ch.schema(
+        (false, _) => ch.schema(
             &cx.loc,
             format!(
                 "The field 'Next' is required but was missing: a {} state names the state \
@@ -571,7 +571,7 @@ fn next_or_end(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
                 cx.ty.name()
             ),
         ),
-        _ => {}
+        (true, _) => {}
     }
 }
 
@@ -725,9 +725,6 @@ fn credentials(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
         },
     }
 }
-
-/// Pass: nothing beyond the common fields; `Result` is any JSON.
-pub(crate) fn pass(_ch: &mut Checker, _cx: &StateCx<'_>) {}
 
 /// Wait: exactly one of its four duration fields.
 pub(crate) fn wait(ch: &mut Checker, cx: &StateCx<'_>) {

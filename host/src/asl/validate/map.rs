@@ -103,19 +103,17 @@ fn processor(ch: &mut Checker, cx: &StateCx<'_>) {
         let Some(obj) = fields::object(ch, &loc, key, value) else {
             continue;
         };
-        if key == "ItemProcessor" {
-            if let Some(config) = obj.get("ProcessorConfig") {
-                processor_config(ch, &loc.key("ProcessorConfig"), config);
-            }
-            ch.sub_machine(
-                obj,
-                &loc,
-                "an ItemProcessor",
-                &["Comment", "ProcessorConfig"],
-            );
-        } else {
-            ch.sub_machine(obj, &loc, "an Iterator", &["Comment"]);
+        // AWS accepts ProcessorConfig in the legacy Iterator too (recorded:
+        // the engine cases test_map_state_legacy_config_*).
+        if let Some(config) = obj.get("ProcessorConfig") {
+            processor_config(ch, &loc.key("ProcessorConfig"), config);
         }
+        let what = if key == "ItemProcessor" {
+            "an ItemProcessor"
+        } else {
+            "an Iterator"
+        };
+        ch.sub_machine(obj, &loc, what, &["Comment", "ProcessorConfig"]);
     }
 }
 

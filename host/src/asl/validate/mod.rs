@@ -374,7 +374,7 @@ impl Checker {
         fields::check_common(self, &cx, &mut node);
         match ty {
             StateType::Task => fields::task(self, &cx),
-            StateType::Pass => fields::pass(self, &cx),
+            StateType::Pass => {}
             StateType::Choice => choice::check(self, &cx, &mut node),
             StateType::Wait => fields::wait(self, &cx),
             StateType::Succeed => node.terminal = true,
