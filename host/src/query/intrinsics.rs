@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
 use serde_json::{Map, Number, Value};
 
 use super::jsonpath::compact;
@@ -20,6 +21,11 @@ use crate::errors::{AslError, names};
 const MAX_CALLS: usize = 10;
 /// Base64Encode/Decode and Hash refuse longer inputs.
 const MAX_STRING_CHARS: usize = 10_000;
+/// Java's basic decoder: padding accepted but not required.
+const BASE64_DECODER: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 /// ArrayRange refuses to build more items than this.
 const MAX_RANGE_ITEMS: i64 = 1000;
 
@@ -318,7 +324,7 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
         }
         Func::Base64Decode => {
             let s = limited(f, arg(0))?;
-            let bytes = BASE64
+            let bytes = BASE64_DECODER
                 .decode(s)
                 .map_err(|_| fail(f, format!("'{s}' is not valid base64")))?;
             Value::String(
@@ -941,6 +947,7 @@ mod tests {
             ok("States.Base64Decode('SGVsbG8gV29ybGQ=')", json!({})),
             json!("Hello World")
         );
+        assert_eq!(ok("States.Base64Decode('SGk')", json!({})), json!("Hi"));
         assert!(failure("States.Base64Decode('%%')", json!({})).contains("base64"));
         assert_eq!(
             ok("States.Hash('abc', 'SHA-256')", json!({})),

@@ -379,10 +379,20 @@ fn select_steps<'v>(
 }
 
 fn collect<'v>(steps: &[Step], node: &'v Value, root: &'v Value, out: &mut Vec<Cow<'v, Value>>) {
-    let Some((step, rest)) = steps.split_first() else {
-        out.push(Cow::Borrowed(node));
-        return;
-    };
+    match steps.split_first() {
+        None => out.push(Cow::Borrowed(node)),
+        Some((step, rest)) => apply(step, rest, node, root, out),
+    }
+}
+
+/// Applies `step` at `node`, then `rest` to what it selects.
+fn apply<'v>(
+    step: &Step,
+    rest: &[Step],
+    node: &'v Value,
+    root: &'v Value,
+    out: &mut Vec<Cow<'v, Value>>,
+) {
     match step {
         Step::Field(name) => {
             if let Some(v) = node.as_object().and_then(|m| m.get(name)) {
@@ -455,17 +465,28 @@ fn descend<'v>(
     root: &'v Value,
     out: &mut Vec<Cow<'v, Value>>,
 ) {
-    if let Step::Filter(expr) = inner {
+    match inner {
         // A filter scan tests each object once, not once as an array element
         // and once as a node.
-        if node.is_object() && test(expr, node, root) {
-            collect(rest, node, root, out);
+        Step::Filter(expr) => {
+            if node.is_object() && test(expr, node, root) {
+                collect(rest, node, root, out);
+            }
         }
-    } else {
-        let mut steps = Vec::with_capacity(rest.len() + 1);
-        steps.push(inner.clone());
-        steps.extend_from_slice(rest);
-        collect(&steps, node, root, out);
+        // `..*` lists every descendant depth first, each before its children.
+        Step::Wildcard => {
+            let children: Box<dyn Iterator<Item = &'v Value>> = match node {
+                Value::Object(map) => Box::new(map.values()),
+                Value::Array(items) => Box::new(items.iter()),
+                _ => return,
+            };
+            for child in children {
+                collect(rest, child, root, out);
+                descend(inner, rest, child, root, out);
+            }
+            return;
+        }
+        _ => apply(inner, rest, node, root, out),
     }
     match node {
         Value::Object(map) => map
@@ -1007,6 +1028,14 @@ mod tests {
         assert_eq!(check("$.book[1:9].title", store()), Some(json!(["b", "c"])));
         assert_eq!(check("$.book[*].isbn", store()), Some(json!(["1", "3"])));
         assert_eq!(check("$..price", store()), Some(json!([8, 12, 22.5, 19])));
+        assert_eq!(
+            check("$..*", json!({"a": {"b": 1}, "c": [2]})),
+            Some(json!([{"b": 1}, 1, [2], 2]))
+        );
+        assert_eq!(
+            check("$..[1]", json!({"a": [0, [5, 6]]})),
+            Some(json!([[5, 6], 6]))
+        );
         assert_eq!(check("$.item.items[*]", json!({})), Some(json!([])));
         assert_eq!(check("$[*]", json!({})), Some(json!([])));
         assert_eq!(check("$.items[1:5].v", json!({})), Some(json!([])));
