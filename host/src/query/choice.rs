@@ -238,20 +238,10 @@ fn compile(
         ));
         return None;
     };
-    let variable = match var.as_str().map(JsonPath::parse) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => {
-            problems.push(TemplateProblem::new(
-                var_at,
-                format!("'Variable' is not a valid path: {e}"),
-            ));
-            None
-        }
-        None => {
-            problems.push(TemplateProblem::new(
-                var_at,
-                "'Variable' must be a path string",
-            ));
+    let variable = match reference_path(var) {
+        Ok(p) => Some(p),
+        Err(message) => {
+            problems.push(TemplateProblem::new(var_at, message));
             None
         }
     };
@@ -317,10 +307,12 @@ fn operand(
         None
     };
     if is_path {
-        return match value.as_str().map(JsonPath::parse) {
-            Some(Ok(p)) => Some(Operand::Path(p)),
-            Some(Err(e)) => bad(&format!("a valid path ({e})")),
-            None => bad("a path string"),
+        return match reference_path(value) {
+            Ok(p) => Some(Operand::Path(p)),
+            Err(message) => {
+                problems.push(TemplateProblem::new(at, message));
+                None
+            }
         };
     }
     match op {
@@ -342,6 +334,28 @@ fn operand(
             Some(b) => Some(Operand::Flag(b)),
             None => bad("true or false"),
         },
+    }
+}
+
+/// `Variable` and `…Path` operands are reference paths; the message
+/// starts as AWS's does.
+fn reference_path(v: &Value) -> Result<JsonPath, String> {
+    let Some(src) = v.as_str() else {
+        return Err(format!(
+            "Value is not a Reference Path: expected a string such as \"$.field\", got {v}"
+        ));
+    };
+    if !src.starts_with('$') {
+        return Err(
+            "Value is not a Reference Path: Reference path didn't start with '$'".to_owned(),
+        );
+    }
+    match JsonPath::parse(src) {
+        Ok(p) if p.is_reference_path() => Ok(p),
+        Ok(_) => Err(format!(
+            "Value is not a Reference Path: '{src}' may use only .name, ['name'] and [index] steps"
+        )),
+        Err(e) => Err(format!("Value is not a Reference Path: {e}")),
     }
 }
 
@@ -624,6 +638,20 @@ mod tests {
             ["/NumericEquals"]
         );
         assert_eq!(p(json!({"Variable": "a", "IsNull": true})), ["/Variable"]);
+        assert_eq!(
+            p(json!({"Variable": "$.a[*]", "IsNull": true})),
+            ["/Variable"]
+        );
+        assert_eq!(
+            p(json!({"Variable": "$.a", "NumericEqualsPath": "$..b"})),
+            ["/NumericEqualsPath"]
+        );
+        let e =
+            ChoiceRule::parse(&json!({"Variable": "Test", "IsNull": true})).expect_err("invalid");
+        assert_eq!(
+            e[0].message,
+            "Value is not a Reference Path: Reference path didn't start with '$'"
+        );
         assert_eq!(p(json!({"NumericEquals": 1})), [""]);
         assert_eq!(p(json!({"Variable": "$.a", "Foo": 1})), ["/Foo", ""]);
         assert_eq!(p(json!({"And": []})), ["/And"]);
