@@ -148,8 +148,17 @@ fn syntax_error(text: &str, error: &serde_json::Error) -> Diagnostic {
         ),
         None => {
             let suffix = format!(" at line {} column {}", error.line(), error.column());
-            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-            (message, error.line(), error.column())
+            let serde_message = full.strip_suffix(&suffix).unwrap_or(&full);
+            let found = text.get(offset..).and_then(|rest| rest.chars().next());
+            let previous = text
+                .get(..offset)
+                .and_then(|before| before.chars().next_back());
+            match jackson_words(serde_message, found, previous) {
+                // Jackson points just past the character it refused.
+                Some(message) if found.is_some() => (message, error.line(), error.column() + 1),
+                Some(message) => (message, error.line(), error.column()),
+                None => (serde_message.to_owned(), error.line(), error.column()),
+            }
         }
     };
     let location = format!(
@@ -164,6 +173,50 @@ fn syntax_error(text: &str, error: &serde_json::Error) -> Diagnostic {
         code: Diagnostic::INVALID_JSON_DESCRIPTION,
         message: format!("{message}\n at {location}"),
         location: Some(location),
+    }
+}
+
+/// Jackson's wording for the syntax errors people make most, from
+/// serde_json's message and the character found there.
+fn jackson_words(
+    serde_message: &str,
+    found: Option<char>,
+    previous: Option<char>,
+) -> Option<String> {
+    let unexpected = |expecting: &str| {
+        found.map(|c| {
+            format!(
+                "Unexpected character ('{c}' (code {})): {expecting}",
+                u32::from(c)
+            )
+        })
+    };
+    match serde_message {
+        "EOF while parsing an object" => {
+            Some("Unexpected end-of-input: expected close marker for Object".to_owned())
+        }
+        "EOF while parsing a list" => {
+            Some("Unexpected end-of-input: expected close marker for Array".to_owned())
+        }
+        "EOF while parsing a string" => Some(
+            "Unexpected end-of-input: was expecting closing quote for a String value".to_owned(),
+        ),
+        "EOF while parsing a value" => Some("No content to map due to end-of-input".to_owned()),
+        "trailing comma" if found == Some('}') => {
+            unexpected("was expecting double-quote to start field name")
+        }
+        "trailing comma" => unexpected("expected a value"),
+        "key must be a string" => unexpected("was expecting double-quote to start field name"),
+        "expected `:`" => unexpected("was expecting a colon to separate field name and value"),
+        "expected `,` or `}`" => unexpected("was expecting comma to separate Object entries"),
+        "expected `,` or `]`" => unexpected("was expecting comma to separate Array entries"),
+        // serde_json stops just after the control character.
+        "control character (\\u0000-\\u001F) found while parsing a string" => Some(format!(
+            "Illegal unquoted character ((CTRL-CHAR, code {})): has to be escaped using \
+             backslash to be included in string value",
+            previous.map_or(0, u32::from)
+        )),
+        _ => None,
     }
 }
 

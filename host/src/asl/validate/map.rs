@@ -14,7 +14,6 @@ use super::query_language::{self, Lang};
 use super::{Checker, Loc, StateCx};
 
 pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>) {
-    processor(ch, cx);
     fields::exclusive(ch, cx, &["Parameters", "ItemSelector"]);
     fields::exclusive(ch, cx, &["MaxConcurrency", "MaxConcurrencyPath"]);
     fields::exclusive(
@@ -77,6 +76,8 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>) {
             _ => {}
         }
     }
+    // Last, so the Map's own problems come before those of its states.
+    processor(ch, cx);
 }
 
 /// A JSONPath payload template or a JSONata template, by language.

@@ -351,7 +351,15 @@ impl Checker {
             terminal: false,
         };
         self.state_name(name, &loc);
-        let Some(obj) = fields::object(self, &loc, name, value) else {
+        let Some(obj) = value.as_object() else {
+            self.schema(
+                &loc,
+                format!(
+                    "Expected value of type [OBJECT] for state '{name}', got {}: a state is an \
+                     object with at least a 'Type'",
+                    fields::show(value)
+                ),
+            );
             return node;
         };
         let Some(ty) = self.state_type(obj, &loc) else {

@@ -227,10 +227,10 @@ fn map_fields_are_checked_in_place() {
                 "ProcessorConfig": {"Mode": "PARALLEL"},
                 "StartAt": "P", "States": {"P": pass_end()}}}}}),
         "
-SCHEMA_VALIDATION_FAILED: Field 'Mode' is \"PARALLEL\"; value should be one of the following: [INLINE, DISTRIBUTED] at /States/M/ItemProcessor/ProcessorConfig/Mode
-SCHEMA_VALIDATION_FAILED: Field 'QueryLanguage' is not supported; set it on the states inside an ItemProcessor or on the state machine at /States/M/ItemProcessor
 SCHEMA_VALIDATION_FAILED: Field 'MaxConcurrency' is -1; minimum value is 0 at /States/M/MaxConcurrency
-SCHEMA_VALIDATION_FAILED: Field 'ToleratedFailurePercentage' is 105; value should be a number from 0 to 100 at /States/M/ToleratedFailurePercentage",
+SCHEMA_VALIDATION_FAILED: Field 'ToleratedFailurePercentage' is 105; value should be a number from 0 to 100 at /States/M/ToleratedFailurePercentage
+SCHEMA_VALIDATION_FAILED: Field 'Mode' is \"PARALLEL\"; value should be one of the following: [INLINE, DISTRIBUTED] at /States/M/ItemProcessor/ProcessorConfig/Mode
+SCHEMA_VALIDATION_FAILED: Field 'QueryLanguage' is not supported; set it on the states inside an ItemProcessor or on the state machine at /States/M/ItemProcessor",
     );
 }
 
@@ -339,5 +339,15 @@ fn never_panics_whatever_a_field_holds() {
     assert!(
         reported > all.len() * replacements.len(),
         "only {reported} mutations were reported"
+    );
+}
+
+#[test]
+fn json_syntax_errors_read_like_jackson() {
+    check_text(
+        r#"{"a": [1,]}"#,
+        "INVALID_JSON_DESCRIPTION: Unexpected character (']' (code 93)): expected a value\n at \
+         [Source: (String)\"{\"a\": [1,]}\"; line: 1, column: 11] at [Source: (String)\"{\"a\": \
+         [1,]}\"; line: 1, column: 11]",
     );
 }
