@@ -780,6 +780,19 @@ mod tests {
     }
 
     #[test]
+    fn parse_never_panics() {
+        for s in crate::query::jsonpath::tests::short_strings() {
+            for src in [
+                format!("States.Array({s}"),
+                format!("States.Format('{s}"),
+                format!("States.Format({s})"),
+            ] {
+                let _ = Intrinsic::parse(&src);
+            }
+        }
+    }
+
+    #[test]
     fn rejects_bad_calls() {
         for src in [
             "States.Nope()",

@@ -585,7 +585,7 @@ pub(crate) fn java_cmp(a: &str, b: &str) -> Ordering {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -727,6 +727,34 @@ mod tests {
         ] {
             let e = JsonPath::parse(src).expect_err(src);
             assert_eq!((e.expr.as_str(), e.position), (src, pos), "{e}");
+        }
+    }
+
+    /// Every string of up to three characters from an alphabet of the
+    /// syntax's special characters (multi-byte ones included).
+    pub(crate) fn short_strings() -> Vec<String> {
+        let alphabet: Vec<char> = "$.[]'*?()@a1:,\u{3000}é-\\".chars().collect();
+        let mut all = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn parse_never_panics() {
+        let doc = json!({"a": [1, {"a": 2}], "1": "x"});
+        for s in short_strings() {
+            for src in [s.clone(), format!("$.a{s}"), format!("$[?(@.a{s})]")] {
+                if let Ok(p) = JsonPath::parse(&src) {
+                    let _ = p.select(&doc);
+                }
+            }
         }
     }
 
