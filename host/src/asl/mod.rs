@@ -8,7 +8,10 @@
 //! **Invariant:** no I/O and no wasm here; parsing never panics on any JSON.
 
 mod diagnostic;
+pub mod model;
+mod parse;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, ValidationReport};
+pub use parse::{parse, parse_text};
 pub use validate::{validate, validate_text};

@@ -1,7 +1,61 @@
 //! The `host` command line. The only module that prints.
+//!
+//! Exit codes: 0 success; 1 the execution did not succeed, or the pipeline
+//! is invalid; 2 usage errors and host failures (unreadable files, a broken
+//! manifest or component).
+
+mod pipeline;
+mod run;
+mod validate;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// Runs Amazon States Language workflows whose Tasks are sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "host", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline once and print its output.
+    Run(run::RunArgs),
+    /// Check a pipeline without running it; list every problem.
+    Validate(validate::ValidateArgs),
+}
+
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SANDSTEP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::validate(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("host: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,7 +1,295 @@
 //! Executions: the state interpreter, input/output processing, Retry/Catch,
 //! Parallel and Map, Wait on a clock, the context object, history events.
 //!
-//! **Invariant:** the engine reaches tasks only through [`TaskRunner`].
+//! **Invariant:** the engine reaches tasks only through [`TaskRunner`]; it
+//! never prints and never touches the file system.
 
+mod clock;
+mod context;
+pub mod history;
+mod io;
+mod run;
 mod task;
-pub use task::{TaskCall, TaskFuture, TaskRunner};
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+pub use clock::Clock;
+pub use history::HistoryEvent;
+pub use io::json_len;
+pub use task::{NoTasks, TaskCall, TaskFuture, TaskRunner};
+
+use crate::asl::model::StateMachine;
+use crate::errors::names;
+use context::ExecutionInfo;
+use history::{History, format_timestamp};
+use run::{Failure, Run};
+
+/// AWS's default payload quota: 256 KiB of compact JSON.
+pub const DEFAULT_PAYLOAD_LIMIT: usize = 256 * 1024;
+
+/// Runs executions of state machines. Cheap to share: executions on the same
+/// engine run independently and may run concurrently.
+pub struct Engine {
+    tasks: Arc<dyn TaskRunner>,
+    clock: Clock,
+    payload_limit: usize,
+}
+
+impl Engine {
+    pub fn new(tasks: Arc<dyn TaskRunner>) -> Self {
+        Engine {
+            tasks,
+            clock: Clock::Real,
+            payload_limit: DEFAULT_PAYLOAD_LIMIT,
+        }
+    }
+
+    /// The clock Wait states and retry intervals sleep on.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The largest state input/output, in bytes of compact JSON, before
+    /// `States.DataLimitExceeded`. Default [`DEFAULT_PAYLOAD_LIMIT`].
+    pub fn with_payload_limit(mut self, bytes: usize) -> Self {
+        self.payload_limit = bytes;
+        self
+    }
+
+    pub fn tasks(&self) -> &Arc<dyn TaskRunner> {
+        &self.tasks
+    }
+
+    /// Checks every Task `Resource` of `machine` against the task runner,
+    /// returning one message per unknown resource, naming its state.
+    pub fn check_resources(&self, machine: &StateMachine) -> Vec<String> {
+        let mut problems = Vec::new();
+        visit_tasks(machine, &mut |state, resource| {
+            if let Err(why) = self.tasks.check_resource(resource) {
+                problems.push(format!("state \"{state}\": field \"Resource\": {why}"));
+            }
+        });
+        problems
+    }
+
+    /// Runs one execution to its end and returns its record.
+    pub async fn execute(&self, machine: &StateMachine, request: ExecutionRequest) -> Execution {
+        let start = self.clock.now();
+        let name = request
+            .name
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let state_machine_arn = format!(
+            "arn:aws:states:local:000000000000:stateMachine:{}",
+            request.state_machine_name
+        );
+        let kind = match request.kind {
+            ExecutionType::Standard => "execution",
+            ExecutionType::Express => "express",
+        };
+        let info = ExecutionInfo {
+            arn: format!(
+                "arn:aws:states:local:000000000000:{kind}:{}:{name}",
+                request.state_machine_name
+            ),
+            name,
+            input: request.input,
+            start_time: format_timestamp(start),
+            role_arn: "arn:aws:iam::000000000000:role/sandstep".into(),
+            state_machine_arn,
+            state_machine_name: request.state_machine_name,
+        };
+        let deadline = machine
+            .timeout_seconds
+            .map(|s| start + time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)));
+        let run = Run {
+            engine: self,
+            info,
+            history: History::new(request.record_history),
+            deadline,
+        };
+        run.emit(0, "ExecutionStarted", || {
+            Some((
+                "executionStartedEventDetails",
+                json!({
+                    "input": history::text(&run.info.input),
+                    "inputDetails": {"truncated": false},
+                    "roleArn": run.info.role_arn,
+                }),
+            ))
+        });
+        let mut cursor = 0;
+        let mut vars = serde_json::Map::new();
+        let input = run.info.input.clone();
+        let outcome = match deadline {
+            // A real-time deadline also bounds tasks and sleeps in flight.
+            Some(deadline) if !self.clock.is_virtual() => {
+                let left = std::time::Duration::try_from(deadline - start).unwrap_or_default();
+                tokio::time::timeout(
+                    left,
+                    run.run_machine(machine, input, &mut cursor, &mut vars),
+                )
+                .await
+                .unwrap_or(Err(Failure::TimedOut))
+            }
+            _ => {
+                run.run_machine(machine, input, &mut cursor, &mut vars)
+                    .await
+            }
+        };
+        let (status, output, error, cause) = match outcome {
+            Ok(output) => {
+                run.emit(cursor, "ExecutionSucceeded", || {
+                    Some((
+                        "executionSucceededEventDetails",
+                        json!({"output": history::text(&output), "outputDetails": {"truncated": false}}),
+                    ))
+                });
+                (Status::Succeeded, Some(output), None, None)
+            }
+            Err(Failure::Error(e)) => {
+                run.emit(cursor, "ExecutionFailed", || {
+                    history::error_details("executionFailedEventDetails", &e.error, &e.cause)
+                });
+                (Status::Failed, None, Some(e.error), Some(e.cause))
+            }
+            Err(Failure::TimedOut) => {
+                let error = names::TIMEOUT.to_owned();
+                let cause = "The execution timed out".to_owned();
+                run.emit(cursor, "ExecutionTimedOut", || {
+                    history::error_details("executionTimedOutEventDetails", &error, &cause)
+                });
+                (Status::TimedOut, None, Some(error), Some(cause))
+            }
+        };
+        Execution {
+            execution_arn: run.info.arn,
+            name: run.info.name,
+            state_machine_arn: run.info.state_machine_arn,
+            status,
+            input: run.info.input,
+            output,
+            error,
+            cause,
+            start_date: start,
+            stop_date: self.clock.now(),
+            history: run.history.into_events(),
+        }
+    }
+}
+
+fn visit_tasks(machine: &StateMachine, f: &mut dyn FnMut(&str, &str)) {
+    use crate::asl::model::StateKind;
+    for state in &machine.states {
+        match &state.kind {
+            StateKind::Task(task) => f(&state.name, &task.resource),
+            StateKind::Parallel { branches } => branches.iter().for_each(|b| visit_tasks(b, f)),
+            StateKind::Map(map) => visit_tasks(&map.processor, f),
+            _ => {}
+        }
+    }
+}
+
+/// `STANDARD` or `EXPRESS`, as in AWS. Both run in memory today; the type
+/// shapes the execution ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecutionType {
+    #[default]
+    Standard,
+    Express,
+}
+
+/// What to run: the input, and how to name and record the execution.
+#[derive(Debug, Clone)]
+pub struct ExecutionRequest {
+    /// The execution's name; a UUID when absent.
+    pub name: Option<String>,
+    pub state_machine_name: String,
+    pub input: Value,
+    pub kind: ExecutionType,
+    /// Keep the history events (costs a little per state).
+    pub record_history: bool,
+}
+
+impl ExecutionRequest {
+    pub fn new(state_machine_name: impl Into<String>, input: Value) -> Self {
+        ExecutionRequest {
+            name: None,
+            state_machine_name: state_machine_name.into(),
+            input,
+            kind: ExecutionType::Standard,
+            record_history: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
+/// A finished execution: what `DescribeExecution` and `GetExecutionHistory` tell.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub execution_arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub status: Status,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_date: OffsetDateTime,
+    pub stop_date: OffsetDateTime,
+    pub history: Vec<HistoryEvent>,
+}
+
+impl Execution {
+    /// The record shaped like AWS `DescribeExecution`: `input` and `output`
+    /// as JSON text.
+    pub fn describe(&self) -> Value {
+        let mut described = json!({
+            "executionArn": self.execution_arn,
+            "stateMachineArn": self.state_machine_arn,
+            "name": self.name,
+            "status": self.status.as_str(),
+            "startDate": format_timestamp(self.start_date),
+            "stopDate": format_timestamp(self.stop_date),
+            "input": history::text(&self.input),
+            "inputDetails": {"included": true},
+        });
+        if let Some(object) = described.as_object_mut() {
+            if let Some(output) = &self.output {
+                object.insert("output".into(), json!(history::text(output)));
+                object.insert("outputDetails".into(), json!({"included": true}));
+            }
+            if let Some(error) = &self.error {
+                object.insert("error".into(), json!(error));
+            }
+            if let Some(cause) = &self.cause {
+                object.insert("cause".into(), json!(cause));
+            }
+        }
+        described
+    }
+
+    /// `{"events": [...]}`, shaped like AWS `GetExecutionHistory`.
+    pub fn history_document(&self) -> Value {
+        json!({ "events": self.history })
+    }
+}

@@ -36,3 +36,23 @@ pub trait TaskRunner: Send + Sync {
     /// [`AslError`]; the runner never panics because a task misbehaved.
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a>;
 }
+
+/// The runner for pipelines without Task states: every resource is unknown.
+#[derive(Debug, Default)]
+pub struct NoTasks;
+
+impl TaskRunner for NoTasks {
+    fn check_resource(&self, resource: &str) -> Result<(), String> {
+        Err(format!(
+            "no task manifest declares '{resource}': add a sandstep.toml beside the pipeline (or pass --manifest) that declares it"
+        ))
+    }
+
+    fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
+        let error = AslError::new(
+            crate::errors::names::TASK_FAILED,
+            format!("no task runner for resource '{}'", call.resource),
+        );
+        Box::pin(async move { Err(error) })
+    }
+}

@@ -1,0 +1,194 @@
+//! The typed model of a state machine: what the engine interprets.
+//!
+//! Every path, template, intrinsic call and Choice rule is compiled here, once
+//! per definition; transitions are resolved to indices, so the engine never
+//! looks a state up by name while running.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::query::choice::ChoiceRule;
+use crate::query::jsonpath::JsonPath;
+use crate::query::payload::Template;
+
+/// A state machine, or the body of a Parallel branch or a Map iteration.
+#[derive(Debug)]
+pub struct StateMachine {
+    pub states: Vec<State>,
+    /// Index into `states` of `StartAt`.
+    pub start_at: usize,
+    /// Top-level `TimeoutSeconds`: the execution ends `TIMED_OUT` past it.
+    pub timeout_seconds: Option<u64>,
+    pub query_language: QueryLanguage,
+}
+
+impl StateMachine {
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.states.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryLanguage {
+    #[default]
+    JsonPath,
+    JsonAta,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub name: String,
+    pub kind: StateKind,
+    pub query_language: QueryLanguage,
+    pub io: IoProcessing,
+    pub transition: Transition,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    /// JSONPath-mode `Assign`: a template evaluated against the state input.
+    pub assign: Option<Template>,
+}
+
+impl State {
+    /// The prefix of this state's history event types: `Pass`, `Task`, ...
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            StateKind::Pass { .. } => "Pass",
+            StateKind::Task(_) => "Task",
+            StateKind::Choice { .. } => "Choice",
+            StateKind::Wait(_) => "Wait",
+            StateKind::Succeed => "Succeed",
+            StateKind::Fail { .. } => "Fail",
+            StateKind::Parallel { .. } => "Parallel",
+            StateKind::Map(_) => "Map",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Next(usize),
+    End,
+}
+
+#[derive(Debug)]
+pub enum StateKind {
+    Pass {
+        result: Option<Value>,
+    },
+    Task(TaskSpec),
+    Choice {
+        choices: Vec<(ChoiceRule, usize)>,
+        default: Option<usize>,
+    },
+    Wait(WaitSpec),
+    Succeed,
+    Fail {
+        error: FailField,
+        cause: FailField,
+    },
+    Parallel {
+        branches: Vec<Arc<StateMachine>>,
+    },
+    Map(MapSpec),
+}
+
+/// `InputPath`, `Parameters`, `ResultSelector`, `ResultPath`, `OutputPath`
+/// (JSONPath mode), applied in AWS's order by the engine.
+#[derive(Debug, Default)]
+pub struct IoProcessing {
+    pub input_path: PathField,
+    pub parameters: Option<Template>,
+    pub result_selector: Option<Template>,
+    pub result_path: PathField,
+    pub output_path: PathField,
+}
+
+/// A path field that may be absent (meaning `$`), `null`, or a path.
+#[derive(Debug, Default)]
+pub enum PathField {
+    #[default]
+    Default,
+    Null,
+    Path(JsonPath),
+}
+
+#[derive(Debug)]
+pub struct TaskSpec {
+    pub resource: String,
+    pub timeout: Option<SecondsField>,
+    pub heartbeat: Option<SecondsField>,
+}
+
+/// A duration in whole seconds, literal or read from the input.
+#[derive(Debug)]
+pub enum SecondsField {
+    Literal(u64),
+    Path(JsonPath),
+}
+
+#[derive(Debug)]
+pub enum WaitSpec {
+    Seconds(u64),
+    SecondsPath(JsonPath),
+    Timestamp(String),
+    TimestampPath(JsonPath),
+}
+
+/// `Error`/`ErrorPath` or `Cause`/`CausePath` of a Fail state.
+#[derive(Debug)]
+pub enum FailField {
+    Absent,
+    Literal(String),
+    Path(JsonPath),
+    Intrinsic(crate::query::intrinsics::Intrinsic),
+}
+
+#[derive(Debug)]
+pub struct MapSpec {
+    pub processor: Arc<StateMachine>,
+    pub distributed: bool,
+    pub items_path: PathField,
+    /// `ItemSelector`, or the legacy Map `Parameters`.
+    pub item_selector: Option<Template>,
+    pub max_concurrency: CountField,
+    pub tolerated_failure_count: Option<CountField>,
+    pub tolerated_failure_percentage: Option<PercentField>,
+    pub label: Option<String>,
+}
+
+/// An integer setting, literal or read from the input by a reference path.
+#[derive(Debug)]
+pub enum CountField {
+    Literal(u64),
+    Path(JsonPath),
+}
+
+#[derive(Debug)]
+pub enum PercentField {
+    Literal(f64),
+    Path(JsonPath),
+}
+
+#[derive(Debug)]
+pub struct Retrier {
+    pub error_equals: Vec<String>,
+    pub interval_seconds: u64,
+    pub max_attempts: u32,
+    pub backoff_rate: f64,
+    pub max_delay_seconds: Option<u64>,
+    pub jitter: Jitter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    None,
+    Full,
+}
+
+#[derive(Debug)]
+pub struct Catcher {
+    pub error_equals: Vec<String>,
+    pub next: usize,
+    pub result_path: PathField,
+}

@@ -1,0 +1,136 @@
+//! `host run`: one execution of a pipeline.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+
+use super::pipeline;
+use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, Status};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline: an ASL state machine definition (JSON).
+    pipeline: PathBuf,
+    /// The execution input as a JSON file, or `-` for standard input. Default: `{}`.
+    #[arg(long, short)]
+    input: Option<PathBuf>,
+    /// The task manifest. Default: `sandstep.toml` beside the pipeline.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Print the execution record (like AWS DescribeExecution) instead of the output.
+    #[arg(long)]
+    describe: bool,
+    /// Write the execution history (like AWS GetExecutionHistory) to this file.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+    /// Wait states and retry intervals take no real time; the execution's clock still advances.
+    #[arg(long)]
+    virtual_time: bool,
+    /// The execution type.
+    #[arg(
+        long = "type",
+        value_enum,
+        default_value = "standard",
+        ignore_case = true
+    )]
+    kind: Kind,
+    /// The execution's name. Default: a fresh UUID.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Standard,
+    Express,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = match pipeline::load(&args.pipeline)? {
+        Ok(pipeline) => pipeline,
+        Err(problems) => {
+            super::validate::print_problems(&args.pipeline, &problems);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let input = read_input(args.input.as_deref())?;
+    let tasks = pipeline::task_runner(&pipeline, args.manifest.as_deref())?;
+    let mut engine = Engine::new(tasks);
+    if args.virtual_time {
+        engine = engine.with_clock(Clock::virtual_time());
+    }
+    let unknown = engine.check_resources(&pipeline.machine);
+    if !unknown.is_empty() {
+        for problem in &unknown {
+            eprintln!("host: {}: {problem}", args.pipeline.display());
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let request = ExecutionRequest {
+        name: args.name,
+        state_machine_name: pipeline.name.clone(),
+        input,
+        kind: match args.kind {
+            Kind::Standard => ExecutionType::Standard,
+            Kind::Express => ExecutionType::Express,
+        },
+        record_history: args.history.is_some(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let execution = runtime.block_on(engine.execute(&pipeline.machine, request));
+
+    if let Some(path) = &args.history {
+        let text = serde_json::to_string_pretty(&execution.history_document())?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write the history to {}", path.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.describe {
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&execution.describe())?
+        )?;
+    } else if let Some(output) = &execution.output {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(output)?)?;
+    }
+    if execution.status == Status::Succeeded {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "host: execution {} {}: {}{}",
+        execution.name,
+        execution.status.as_str(),
+        execution.error.as_deref().unwrap_or(""),
+        execution
+            .cause
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| format!(": {c}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn read_input(path: Option<&std::path::Path>) -> anyhow::Result<Value> {
+    let text = match path {
+        None => return Ok(Value::Object(Default::default())),
+        Some(p) if p.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the input from standard input")?;
+            text
+        }
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read the input file {}", p.display()))?,
+    };
+    serde_json::from_str(&text).context("the execution input is not valid JSON")
+}

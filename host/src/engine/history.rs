@@ -1,0 +1,180 @@
+//! Execution history: the record of truth of an execution, one event per
+//! step, shaped like AWS's `GetExecutionHistory`.
+//!
+//! Each event serializes as
+//! `{"timestamp", "type", "id", "previousEventId", "<detailsMember>": {...}}`:
+//! `id` counts from 1; `previousEventId` names the causally previous event
+//! (0 for the first event and for the first state entered), which inside
+//! Parallel branches and Map iterations is not `id - 1`. `input`/`output`
+//! fields inside details are JSON *text*, as on AWS's wire.
+
+use std::sync::Mutex;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+/// One history event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEvent {
+    pub id: u64,
+    pub previous_event_id: u64,
+    pub timestamp: OffsetDateTime,
+    /// The AWS `HistoryEventType`, e.g. `PassStateEntered`.
+    pub kind: &'static str,
+    /// The details member name (e.g. `stateEnteredEventDetails`) and its value.
+    pub details: Option<(&'static str, Value)>,
+}
+
+impl Serialize for HistoryEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("timestamp", &format_timestamp(self.timestamp))?;
+        map.serialize_entry("type", self.kind)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("previousEventId", &self.previous_event_id)?;
+        if let Some((member, details)) = &self.details {
+            map.serialize_entry(member, details)?;
+        }
+        map.end()
+    }
+}
+
+/// ISO-8601 with milliseconds, as the context object and the AWS CLI show times.
+pub fn format_timestamp(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// The events of one execution, appended by every branch and iteration.
+#[derive(Debug, Default)]
+pub struct History {
+    events: Mutex<Vec<HistoryEvent>>,
+    /// Off for runs that only want the result (benchmarks, Express without
+    /// `--history`): ids are still counted, nothing is stored or rendered.
+    disabled: bool,
+}
+
+impl History {
+    pub fn new(record: bool) -> Self {
+        History {
+            events: Mutex::new(Vec::new()),
+            disabled: !record,
+        }
+    }
+
+    pub fn is_recording(&self) -> bool {
+        !self.disabled
+    }
+
+    /// Appends an event and returns its id. `details` is only called when
+    /// events are recorded, so rendering costs nothing otherwise.
+    pub fn emit(
+        &self,
+        previous_event_id: u64,
+        kind: &'static str,
+        timestamp: OffsetDateTime,
+        details: impl FnOnce() -> Option<(&'static str, Value)>,
+    ) -> u64 {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let id = events.len() as u64 + 1;
+        let details = if self.disabled { None } else { details() };
+        events.push(HistoryEvent {
+            id,
+            previous_event_id,
+            timestamp,
+            kind,
+            details,
+        });
+        id
+    }
+
+    pub fn into_events(self) -> Vec<HistoryEvent> {
+        if self.disabled {
+            return Vec::new();
+        }
+        self.events.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// JSON text of a value, as event details carry it.
+pub fn text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+pub fn state_entered(name: &str, input: &Value) -> Option<(&'static str, Value)> {
+    Some((
+        "stateEnteredEventDetails",
+        json!({"name": name, "input": text(input), "inputDetails": {"truncated": false}}),
+    ))
+}
+
+pub fn state_exited(
+    name: &str,
+    output: &Value,
+    assigned: Option<&serde_json::Map<String, Value>>,
+) -> Option<(&'static str, Value)> {
+    let mut details =
+        json!({"name": name, "output": text(output), "outputDetails": {"truncated": false}});
+    if let (Some(assigned), Some(object)) = (assigned, details.as_object_mut()) {
+        let rendered: serde_json::Map<String, Value> = assigned
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(text(v))))
+            .collect();
+        object.insert("assignedVariables".into(), Value::Object(rendered));
+        object.insert(
+            "assignedVariablesDetails".into(),
+            json!({"truncated": false}),
+        );
+    }
+    Some(("stateExitedEventDetails", details))
+}
+
+pub fn error_details(
+    member: &'static str,
+    error: &str,
+    cause: &str,
+) -> Option<(&'static str, Value)> {
+    Some((member, json!({"error": error, "cause": cause})))
+}
+
+/// The event type of a state's entered/exited/... event, e.g. `PassStateEntered`.
+pub fn state_event(state_type: &str, phase: Phase) -> &'static str {
+    macro_rules! table {
+        ($($ty:literal),*) => {
+            match (state_type, phase) {
+                $(
+                    ($ty, Phase::Entered) => concat!($ty, "StateEntered"),
+                    ($ty, Phase::Exited) => concat!($ty, "StateExited"),
+                    ($ty, Phase::Started) => concat!($ty, "StateStarted"),
+                    ($ty, Phase::Succeeded) => concat!($ty, "StateSucceeded"),
+                    ($ty, Phase::Failed) => concat!($ty, "StateFailed"),
+                    ($ty, Phase::Aborted) => concat!($ty, "StateAborted"),
+                )*
+                _ => "Unknown",
+            }
+        };
+    }
+    table!(
+        "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Entered,
+    Exited,
+    Started,
+    Succeeded,
+    Failed,
+    Aborted,
+}

@@ -1,0 +1,1100 @@
+//! The state interpreter: one execution, state by state.
+//!
+//! A [`Run`] owns the history of one execution. Each state goes through
+//! `Entered → (its work) → Exited`; Task, Parallel and Map go through
+//! Retry/Catch; Parallel branches and Map iterations are sub-machines run on
+//! the same `Run`, each with its own `previousEventId` cursor.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use super::context::{self, ExecutionInfo, MapItem};
+use super::history::{self, History, Phase, format_timestamp, state_event};
+use super::io;
+use super::{Engine, TaskCall};
+use crate::asl::model::*;
+use crate::errors::{AslError, names};
+use crate::query::jsonpath::Root;
+use crate::query::{LazyContext, Scope};
+
+/// Why a state (and so, unless caught, the execution) stopped.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// An ASL error: Retry/Catch may handle it, per its name.
+    Error(AslError),
+    /// The execution's own `TimeoutSeconds` ran out: nothing catches this.
+    TimedOut,
+}
+
+impl From<AslError> for Failure {
+    fn from(error: AslError) -> Self {
+        Failure::Error(error)
+    }
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type Vars = Map<String, Value>;
+
+/// What a state's own work produced.
+struct Step {
+    output: Value,
+    next: Option<usize>,
+    assigned: Option<Vars>,
+}
+
+pub(crate) struct Run<'e> {
+    pub engine: &'e Engine,
+    pub info: ExecutionInfo,
+    pub history: History,
+    pub deadline: Option<OffsetDateTime>,
+}
+
+/// Where in the execution a state runs: for `$$` and error texts.
+struct StateEnv<'a> {
+    state: &'a State,
+    entered_id: u64,
+    entered_time: String,
+    retry_count: u32,
+}
+
+impl<'e> Run<'e> {
+    pub fn emit(
+        &self,
+        previous_event_id: u64,
+        kind: &'static str,
+        details: impl FnOnce() -> Option<(&'static str, Value)>,
+    ) -> u64 {
+        self.history
+            .emit(previous_event_id, kind, self.engine.clock.now(), details)
+    }
+
+    fn check_deadline(&self) -> Result<(), Failure> {
+        match self.deadline {
+            Some(deadline) if self.engine.clock.now() >= deadline => Err(Failure::TimedOut),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sleeps on the engine's clock, cut short by the execution deadline.
+    async fn sleep(&self, duration: Duration) -> Result<(), Failure> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline - self.engine.clock.now();
+            let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
+            if left <= duration {
+                self.engine.clock.sleep(left).await;
+                return Err(Failure::TimedOut);
+            }
+        }
+        self.engine.clock.sleep(duration).await;
+        Ok(())
+    }
+
+    /// Runs a (sub-)machine from its `StartAt` to a terminal state.
+    pub fn run_machine<'a>(
+        &'a self,
+        machine: &'a StateMachine,
+        input: Value,
+        cursor: &'a mut u64,
+        vars: &'a mut Vars,
+    ) -> BoxFuture<'a, Result<Value, Failure>> {
+        Box::pin(async move {
+            let mut index = machine.start_at;
+            let mut input = input;
+            loop {
+                self.check_deadline()?;
+                let state = machine.states.get(index).ok_or_else(|| {
+                    AslError::runtime(format!(
+                        "no state at index {index}: the definition is inconsistent"
+                    ))
+                })?;
+                let (output, next) = self.run_state(state, input, cursor, vars).await?;
+                match next {
+                    Some(next) => {
+                        index = next;
+                        input = output;
+                    }
+                    None => return Ok(output),
+                }
+            }
+        })
+    }
+
+    async fn run_state(
+        &self,
+        state: &State,
+        input: Value,
+        cursor: &mut u64,
+        vars: &mut Vars,
+    ) -> Result<(Value, Option<usize>), Failure> {
+        let type_name = state.type_name();
+        let entered = self.engine.clock.now();
+        let entered_id = self.emit(*cursor, state_event(type_name, Phase::Entered), || {
+            history::state_entered(&state.name, &input)
+        });
+        *cursor = entered_id;
+        if state.query_language == QueryLanguage::JsonAta {
+            return Err(self.state_error(
+                state,
+                entered_id,
+                AslError::runtime("JSONata states are not supported yet; use JSONPath"),
+            ));
+        }
+        let mut env = StateEnv {
+            state,
+            entered_id,
+            entered_time: format_timestamp(entered),
+            retry_count: 0,
+        };
+        let step = match &state.kind {
+            StateKind::Pass { result } => self.pass(&env, result.as_ref(), input, vars),
+            StateKind::Choice { choices, default } => {
+                self.choice(&env, choices, *default, input, vars)
+            }
+            StateKind::Wait(spec) => self.wait(&env, spec, input, vars).await,
+            StateKind::Succeed => self.succeed(&env, input, vars),
+            StateKind::Fail { error, cause } => {
+                let failure = self.fail(&env, error, cause, &input, vars);
+                return Err(self.wrap(state, entered_id, failure));
+            }
+            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
+                self.retrying(&mut env, input, cursor, vars).await
+            }
+        };
+        let step = step.map_err(|failure| self.wrap(state, entered_id, failure))?;
+        let limit = self.engine.payload_limit;
+        if io::json_len(&step.output) > limit {
+            return Err(Failure::Error(AslError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    state.name
+                ),
+            )));
+        }
+        let exited_id = self.emit(*cursor, state_event(type_name, Phase::Exited), || {
+            history::state_exited(&state.name, &step.output, step.assigned.as_ref())
+        });
+        *cursor = exited_id;
+        if let Some(assigned) = step.assigned {
+            vars.extend(assigned);
+        }
+        Ok((step.output, step.next))
+    }
+
+    /// Adds AWS's "An error occurred while executing the state ..." prefix to
+    /// runtime errors raised by the state's own fields.
+    fn wrap(&self, state: &State, entered_id: u64, failure: Failure) -> Failure {
+        match failure {
+            Failure::Error(error) => self.state_error(state, entered_id, error),
+            other => other,
+        }
+    }
+
+    fn state_error(&self, state: &State, entered_id: u64, mut error: AslError) -> Failure {
+        let prefixed = matches!(
+            error.error.as_str(),
+            names::RUNTIME | names::QUERY_EVALUATION_ERROR
+        ) && !error
+            .cause
+            .starts_with("An error occurred while executing the state");
+        if prefixed {
+            error.cause = format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                state.name, entered_id, error.cause
+            );
+        }
+        Failure::Error(error)
+    }
+
+    /// Evaluates `f` in a scope whose `$` is `input` and whose `$$` is built on demand.
+    fn with_scope<T>(
+        &self,
+        env: &StateEnv<'_>,
+        input: &Value,
+        vars: &Vars,
+        map_item: Option<MapItem<'_>>,
+        f: impl FnOnce(&Scope<'_>) -> T,
+    ) -> T {
+        let build = || {
+            context::build(
+                &self.info,
+                &env.state.name,
+                &env.entered_time,
+                matches!(
+                    env.state.kind,
+                    StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
+                )
+                .then_some(env.retry_count),
+                map_item,
+            )
+        };
+        let context = LazyContext::new(&build);
+        let scope = Scope {
+            input,
+            context: &context,
+            variables: vars,
+        };
+        f(&scope)
+    }
+
+    /// `InputPath` or `OutputPath`: absent means `$`, `null` means `{}`.
+    /// Input-rooted paths borrow from `value`; others (`$$`, `$var`) copy.
+    fn select<'v>(
+        &self,
+        env: &StateEnv<'_>,
+        field: &PathField,
+        value: &'v Value,
+        vars: &Vars,
+    ) -> Result<Cow<'v, Value>, AslError> {
+        let path = match field {
+            PathField::Default => return Ok(Cow::Borrowed(value)),
+            PathField::Null => return Ok(Cow::Owned(Value::Object(Map::new()))),
+            PathField::Path(path) => path,
+        };
+        match path.root() {
+            Root::Input => path.select_or_invalid(value).map_err(AslError::runtime),
+            _ => self.with_scope(env, value, vars, None, |scope| {
+                path.eval(scope)
+                    .map(|v| Cow::Owned(v.into_owned()))
+                    .ok_or_else(|| {
+                        AslError::runtime(format!(
+                            "Invalid path '{path}' : No results for path: {path}"
+                        ))
+                    })
+            }),
+        }
+    }
+
+    /// `InputPath` then `Parameters`: the effective input.
+    fn effective_input<'v>(
+        &self,
+        env: &StateEnv<'_>,
+        raw: &'v Value,
+        vars: &Vars,
+    ) -> Result<Cow<'v, Value>, AslError> {
+        let selected = self.select(env, &env.state.io.input_path, raw, vars)?;
+        match &env.state.io.parameters {
+            None => Ok(selected),
+            Some(template) => {
+                let value =
+                    self.with_scope(env, &selected, vars, None, |scope| template.eval(scope))?;
+                Ok(Cow::Owned(value))
+            }
+        }
+    }
+
+    /// `ResultSelector`, `ResultPath`, `OutputPath` and `Assign` on a state result.
+    fn finish(
+        &self,
+        env: &StateEnv<'_>,
+        raw_input: Value,
+        result: Value,
+        vars: &Vars,
+        next: Option<usize>,
+    ) -> Result<Step, AslError> {
+        let io_spec = &env.state.io;
+        let result = match &io_spec.result_selector {
+            Some(selector) => {
+                self.with_scope(env, &result, vars, None, |scope| selector.eval(scope))?
+            }
+            None => result,
+        };
+        let assigned = self.assign(env, &result, vars)?;
+        let merged = io::merge_result(&io_spec.result_path, raw_input, result)?;
+        let output = self.output_path(env, merged, vars)?;
+        Ok(Step {
+            output,
+            next,
+            assigned,
+        })
+    }
+
+    fn output_path(
+        &self,
+        env: &StateEnv<'_>,
+        value: Value,
+        vars: &Vars,
+    ) -> Result<Value, AslError> {
+        match &env.state.io.output_path {
+            PathField::Default => Ok(value),
+            field => Ok(self.select(env, field, &value, vars)?.into_owned()),
+        }
+    }
+
+    fn assign(
+        &self,
+        env: &StateEnv<'_>,
+        input: &Value,
+        vars: &Vars,
+    ) -> Result<Option<Vars>, AslError> {
+        let Some(template) = &env.state.assign else {
+            return Ok(None);
+        };
+        match self.with_scope(env, input, vars, None, |scope| template.eval(scope))? {
+            Value::Object(assigned) => Ok(Some(assigned)),
+            _ => Ok(None),
+        }
+    }
+
+    fn next(state: &State) -> Option<usize> {
+        match state.transition {
+            Transition::Next(next) => Some(next),
+            Transition::End => None,
+        }
+    }
+
+    fn pass(
+        &self,
+        env: &StateEnv<'_>,
+        result: Option<&Value>,
+        input: Value,
+        vars: &Vars,
+    ) -> Result<Step, Failure> {
+        let result = match result {
+            Some(result) => {
+                // `Result` replaces the effective input, but InputPath/Parameters
+                // still run: their path errors surface as on AWS.
+                self.effective_input(env, &input, vars)?;
+                result.clone()
+            }
+            None => self.effective_input(env, &input, vars)?.into_owned(),
+        };
+        Ok(self.finish(env, input, result, vars, Self::next(env.state))?)
+    }
+
+    fn succeed(&self, env: &StateEnv<'_>, input: Value, vars: &Vars) -> Result<Step, Failure> {
+        let effective = self.effective_input(env, &input, vars)?.into_owned();
+        let output = self.output_path(env, effective, vars)?;
+        Ok(Step {
+            output,
+            next: None,
+            assigned: None,
+        })
+    }
+
+    fn choice(
+        &self,
+        env: &StateEnv<'_>,
+        choices: &[(crate::query::choice::ChoiceRule, usize)],
+        default: Option<usize>,
+        input: Value,
+        vars: &Vars,
+    ) -> Result<Step, Failure> {
+        let effective = self.effective_input(env, &input, vars)?.into_owned();
+        let mut chosen = None;
+        for (rule, next) in choices {
+            let matched = self.with_scope(env, &effective, vars, None, |scope| rule.eval(scope))?;
+            if matched {
+                chosen = Some(*next);
+                break;
+            }
+        }
+        let Some(next) = chosen.or(default) else {
+            return Err(AslError::new(
+                names::NO_CHOICE_MATCHED,
+                "No Choice Rule matched and no Default was specified",
+            )
+            .into());
+        };
+        let assigned = self.assign(env, &effective, vars)?;
+        let output = self.output_path(env, effective, vars)?;
+        Ok(Step {
+            output,
+            next: Some(next),
+            assigned,
+        })
+    }
+
+    async fn wait(
+        &self,
+        env: &StateEnv<'_>,
+        spec: &WaitSpec,
+        input: Value,
+        vars: &Vars,
+    ) -> Result<Step, Failure> {
+        let effective = self.effective_input(env, &input, vars)?.into_owned();
+        let duration = match spec {
+            WaitSpec::Seconds(seconds) => Duration::from_secs(*seconds),
+            WaitSpec::SecondsPath(path) => {
+                let value = self.with_scope(env, &effective, vars, None, |scope| {
+                    path.eval(scope).map(Cow::into_owned)
+                });
+                let Some(value) = value else {
+                    return Err(AslError::runtime(format!(
+                        "The SecondsPath parameter does not reference an input value: {path}"
+                    ))
+                    .into());
+                };
+                seconds_value(path.as_str(), &value)?
+            }
+            WaitSpec::Timestamp(text) => until(self.engine.clock.now(), crate::query::parse_timestamp(text).ok_or_else(|| {
+                AslError::runtime(format!(
+                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"
+                ))
+            })?),
+            WaitSpec::TimestampPath(path) => {
+                let value = self.with_scope(env, &effective, vars, None, |scope| {
+                    path.eval(scope).map(Cow::into_owned)
+                });
+                let parsed = value.as_ref().and_then(Value::as_str).and_then(crate::query::parse_timestamp);
+                let Some(at) = parsed else {
+                    let shown = match &value {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => history::text(other),
+                        None => String::new(),
+                    };
+                    return Err(AslError::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {path} == {shown}"
+                    ))
+                    .into());
+                };
+                until(self.engine.clock.now(), at)
+            }
+        };
+        self.sleep(duration).await?;
+        let assigned = self.assign(env, &effective, vars)?;
+        let output = self.output_path(env, effective, vars)?;
+        Ok(Step {
+            output,
+            next: Self::next(env.state),
+            assigned,
+        })
+    }
+
+    fn fail(
+        &self,
+        env: &StateEnv<'_>,
+        error: &FailField,
+        cause: &FailField,
+        input: &Value,
+        vars: &Vars,
+    ) -> Failure {
+        let resolve = |field: &FailField, name: &str| -> Result<Option<String>, AslError> {
+            self.with_scope(env, input, vars, None, |scope| match field {
+                FailField::Absent => Ok(None),
+                FailField::Literal(text) => Ok(Some(text.clone())),
+                FailField::Path(path) => match path.eval(scope) {
+                    Some(value) => Ok(Some(match value.as_ref() {
+                        Value::String(s) => s.clone(),
+                        other => history::text(other),
+                    })),
+                    None => Err(AslError::runtime(format!(
+                        "The JSONPath '{path}' specified for the field '{name}' could not be found in the input '{}'",
+                        history::text(input)
+                    ))),
+                },
+                FailField::Intrinsic(call) => call.eval(scope).map(|value| match value {
+                    Value::String(s) => Some(s),
+                    other => Some(history::text(&other)),
+                }),
+            })
+        };
+        let error = match resolve(error, "ErrorPath") {
+            Ok(error) => error,
+            Err(e) => return e.into(),
+        };
+        let cause = match resolve(cause, "CausePath") {
+            Ok(cause) => cause,
+            Err(e) => return e.into(),
+        };
+        Failure::Error(AslError {
+            error: error.unwrap_or_default(),
+            cause: cause.unwrap_or_default(),
+        })
+    }
+
+    /// Task, Parallel and Map: attempts under the state's retriers, then its catchers.
+    async fn retrying(
+        &self,
+        env: &mut StateEnv<'_>,
+        input: Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Step, Failure> {
+        let state = env.state;
+        let mut attempts = vec![0u32; state.retry.len()];
+        loop {
+            let outcome = self.attempt(env, &input, cursor, vars).await;
+            let error = match outcome {
+                Ok(result) => {
+                    return Ok(self.finish(env, input, result, vars, Self::next(state))?);
+                }
+                Err(Failure::Error(error)) => error,
+                Err(timed_out) => return Err(timed_out),
+            };
+            if error.error == names::RUNTIME {
+                return Err(error.into());
+            }
+            // The first retrier that matches decides; an exhausted one does
+            // not fall through to later retriers (ASL spec, "Retrying after error").
+            if let Some(i) = state
+                .retry
+                .iter()
+                .position(|r| matches(&r.error_equals, &error.error))
+            {
+                let retrier = &state.retry[i];
+                if attempts[i] < retrier.max_attempts {
+                    let delay = retry_delay(retrier, attempts[i]);
+                    attempts[i] += 1;
+                    env.retry_count += 1;
+                    self.sleep(delay).await?;
+                    continue;
+                }
+            }
+            // Map and Parallel report their own failure once no retry follows.
+            if matches!(state.kind, StateKind::Map(_) | StateKind::Parallel { .. }) {
+                *cursor = self.emit(
+                    *cursor,
+                    state_event(state.type_name(), Phase::Failed),
+                    || None,
+                );
+            }
+            let Some(catcher) = state
+                .catch
+                .iter()
+                .find(|c| matches(&c.error_equals, &error.error))
+            else {
+                return Err(error.into());
+            };
+            let error_output = json!({"Error": error.error, "Cause": error.cause});
+            let output = io::merge_result(&catcher.result_path, input, error_output)?;
+            return Ok(Step {
+                output,
+                next: Some(catcher.next),
+                assigned: None,
+            });
+        }
+    }
+
+    async fn attempt(
+        &self,
+        env: &StateEnv<'_>,
+        input: &Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
+        let effective = self
+            .effective_input(env, input, vars)
+            .map_err(|e| self.state_error(env.state, env.entered_id, e))?;
+        match &env.state.kind {
+            StateKind::Task(task) => self.task(env, task, &effective, cursor, vars).await,
+            StateKind::Parallel { branches } => {
+                self.parallel(branches, &effective, cursor, vars).await
+            }
+            StateKind::Map(spec) => self.map(env, spec, &effective, cursor, vars).await,
+            _ => Err(AslError::runtime("only Task, Parallel and Map states are retried").into()),
+        }
+    }
+
+    async fn task(
+        &self,
+        env: &StateEnv<'_>,
+        task: &TaskSpec,
+        input: &Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
+        let timeout = match &task.timeout {
+            None => None,
+            Some(SecondsField::Literal(seconds)) => Some(*seconds),
+            Some(SecondsField::Path(path)) => {
+                let value = self.with_scope(env, input, vars, None, |scope| {
+                    path.eval(scope).map(Cow::into_owned)
+                });
+                match value.as_ref().and_then(Value::as_u64) {
+                    Some(seconds) if seconds > 0 => Some(seconds),
+                    _ => {
+                        return Err(AslError::runtime(format!(
+                            "The TimeoutSecondsPath parameter does not reference a positive integer: {path}"
+                        ))
+                        .into());
+                    }
+                }
+            }
+        };
+        let events = TaskEvents::for_resource(&task.resource);
+        let scheduled = self.emit(*cursor, events.scheduled, || {
+            events.scheduled_details(input, timeout)
+        });
+        let started = self.emit(scheduled, events.started, || events.started_details());
+        *cursor = started;
+        let call = TaskCall {
+            resource: &task.resource,
+            input,
+            execution_id: &self.info.arn,
+            state_name: &env.state.name,
+            retry_count: env.retry_count,
+            timeout: timeout.map(Duration::from_secs),
+        };
+        let result = self.engine.tasks.invoke(call).await;
+        match result {
+            Ok(output) => {
+                if io::json_len(&output) > self.engine.payload_limit {
+                    let error = AslError::new(
+                        names::DATA_LIMIT_EXCEEDED,
+                        format!(
+                            "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                            env.state.name
+                        ),
+                    );
+                    *cursor = self.emit(*cursor, events.failed, || {
+                        events.error_details(events.failed, &error)
+                    });
+                    return Err(error.into());
+                }
+                *cursor = self.emit(*cursor, events.succeeded, || {
+                    events.succeeded_details(&output)
+                });
+                Ok(output)
+            }
+            Err(error) => {
+                let kind = if error.error == names::TIMEOUT {
+                    events.timed_out
+                } else {
+                    events.failed
+                };
+                *cursor = self.emit(*cursor, kind, || events.error_details(kind, &error));
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn parallel(
+        &self,
+        branches: &[std::sync::Arc<StateMachine>],
+        input: &Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
+        let started = self.emit(*cursor, "ParallelStateStarted", || None);
+        let runs = branches.iter().map(|branch| {
+            let mut branch_vars = vars.clone();
+            let input = input.clone();
+            async move {
+                let mut branch_cursor = started;
+                let result = self
+                    .run_machine(branch, input, &mut branch_cursor, &mut branch_vars)
+                    .await;
+                result
+                    .map(|v| (v, branch_cursor))
+                    .map_err(|e| (e, branch_cursor))
+            }
+        });
+        match futures::future::try_join_all(runs).await {
+            Ok(results) => {
+                let last = results.iter().map(|(_, c)| *c).max().unwrap_or(started);
+                let outputs: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
+                self.emit(last, "ParallelStateSucceeded", || None);
+                *cursor = last;
+                Ok(Value::Array(outputs))
+            }
+            Err((failure, last)) => {
+                *cursor = last;
+                Err(failure)
+            }
+        }
+    }
+
+    async fn map(
+        &self,
+        env: &StateEnv<'_>,
+        spec: &MapSpec,
+        input: &Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
+        let items = self.select(env, &spec.items_path, input, vars)?;
+        let Value::Array(items) = items.as_ref() else {
+            return Err(AslError::runtime(format!(
+                "Map state input must be an array but was: {}",
+                history::text(&items)
+            ))
+            .into());
+        };
+        let concurrency = self.count(env, &spec.max_concurrency, "MaxConcurrency", input, vars)?;
+        let started = self.emit(*cursor, "MapStateStarted", || {
+            Some((
+                "mapStateStartedEventDetails",
+                json!({"length": items.len()}),
+            ))
+        });
+        *cursor = started;
+        let tolerated_count = match &spec.tolerated_failure_count {
+            Some(field) => Some(self.count(env, field, "ToleratedFailureCount", input, vars)?),
+            None => None,
+        };
+        let tolerated_percentage = match &spec.tolerated_failure_percentage {
+            Some(field) => Some(self.percentage(env, field, input, vars)?),
+            None => None,
+        };
+        // A distributed Map runs each item as a child execution with a
+        // history of its own: the parent records only the Map Run.
+        let map_run = spec.distributed.then(|| {
+            let arn = format!(
+                "arn:aws:states:local:000000000000:mapRun:{}/{}:{}",
+                self.info.state_machine_name,
+                spec.label.as_deref().unwrap_or(&env.state.name),
+                uuid::Uuid::new_v4()
+            );
+            self.emit(started, "MapRunStarted", || {
+                Some(("mapRunStartedEventDetails", json!({"mapRunArn": arn})))
+            })
+        });
+        let child_run = map_run.map(|_| Run {
+            engine: self.engine,
+            info: self.info.clone(),
+            history: History::new(false),
+            deadline: self.deadline,
+        });
+        let runner = child_run.as_ref().unwrap_or(self);
+        let map_cursor = std::sync::Mutex::new(started);
+        let iterations = (0..items.len()).map(|index| {
+            runner.map_iteration(env, spec, input, vars, &items[index], index, &map_cursor)
+        });
+        let limit = match concurrency {
+            0 => items.len().max(1),
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        use futures::StreamExt;
+        let mut stream = futures::stream::iter(iterations).buffered(limit);
+        let mut outputs = Vec::with_capacity(items.len());
+        let mut failures = 0usize;
+        let mut last = map_run.unwrap_or(started);
+        let mut failure = None;
+        while let Some(outcome) = stream.next().await {
+            match outcome? {
+                Ok((output, id)) => {
+                    if map_run.is_none() {
+                        last = last.max(id);
+                    }
+                    outputs.push(output);
+                }
+                Err((error, failed_cursor)) => {
+                    failures += 1;
+                    let tolerated = tolerated_count.is_some_and(|n| failures as u64 <= n)
+                        || tolerated_percentage
+                            .is_some_and(|p| (failures as f64) * 100.0 / (items.len() as f64) <= p);
+                    if !tolerated {
+                        let error = if tolerated_count.is_some() || tolerated_percentage.is_some() {
+                            AslError::new(
+                                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                "The specified tolerated failure threshold was exceeded",
+                            )
+                        } else {
+                            error
+                        };
+                        failure = Some((error, failed_cursor));
+                        break;
+                    }
+                    outputs.push(json!({"Error": error.error, "Cause": error.cause}));
+                }
+            }
+        }
+        drop(stream);
+        if let Some((error, failed_cursor)) = failure {
+            *cursor = match map_run {
+                Some(run_started) => self.emit(run_started, "MapRunFailed", || {
+                    history::error_details("mapRunFailedEventDetails", &error.error, &error.cause)
+                }),
+                None => failed_cursor,
+            };
+            return Err(error.into());
+        }
+        let succeeded_prev = match map_run {
+            Some(run_started) => self.emit(run_started, "MapRunSucceeded", || None),
+            None => last,
+        };
+        self.emit(succeeded_prev, "MapStateSucceeded", || None);
+        *cursor = last;
+        Ok(Value::Array(outputs))
+    }
+
+    /// One Map iteration: `ItemSelector`, then the processor on its own
+    /// cursor and variable scope. `Ok(Err(..))` is a failed iteration the
+    /// Map may tolerate; `Err(..)` ends the execution.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the iteration's whole environment"
+    )]
+    async fn map_iteration(
+        &self,
+        env: &StateEnv<'_>,
+        spec: &MapSpec,
+        input: &Value,
+        vars: &Vars,
+        item: &Value,
+        index: usize,
+        map_cursor: &std::sync::Mutex<u64>,
+    ) -> Result<Result<(Value, u64), (AslError, u64)>, Failure> {
+        let iteration_input = match &spec.item_selector {
+            Some(selector) => {
+                let item = Some(MapItem { index, value: item });
+                self.with_scope(env, input, vars, item, |scope| selector.eval(scope))?
+            }
+            None => item.clone(),
+        };
+        let name = env.state.name.as_str();
+        let details = |member| Some((member, json!({"index": index, "name": name})));
+        let prev = *map_cursor.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cursor = self.emit(prev, "MapIterationStarted", || {
+            details("mapIterationStartedEventDetails")
+        });
+        let mut iteration_vars = vars.clone();
+        let result = self
+            .run_machine(
+                &spec.processor,
+                iteration_input,
+                &mut cursor,
+                &mut iteration_vars,
+            )
+            .await;
+        match result {
+            Ok(output) => {
+                *map_cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
+                let id = self.emit(cursor, "MapIterationSucceeded", || {
+                    details("mapIterationSucceededEventDetails")
+                });
+                Ok(Ok((output, id)))
+            }
+            Err(Failure::TimedOut) => Err(Failure::TimedOut),
+            Err(Failure::Error(error)) => {
+                self.emit(cursor, "MapIterationFailed", || {
+                    details("mapIterationFailedEventDetails")
+                });
+                Ok(Err((error, cursor)))
+            }
+        }
+    }
+
+    /// An integer Map setting, literal or from a path, with AWS's error texts.
+    fn count(
+        &self,
+        env: &StateEnv<'_>,
+        field: &CountField,
+        name: &str,
+        input: &Value,
+        vars: &Vars,
+    ) -> Result<u64, AslError> {
+        match field {
+            CountField::Literal(n) => Ok(*n),
+            CountField::Path(path) => {
+                let value = self.with_scope(env, input, vars, None, |scope| {
+                    path.eval(scope).map(Cow::into_owned)
+                });
+                let value = value.unwrap_or(Value::Null);
+                match value.as_i64() {
+                    Some(n) if n < 0 => {
+                        Err(AslError::runtime(format!("{name} cannot be negative.")))
+                    }
+                    Some(n) => Ok(n as u64),
+                    None => Err(AslError::runtime(format!(
+                        "The {name}Path field refers to value \"{}\" which is not a valid integer: {path}",
+                        shown(&value)
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn percentage(
+        &self,
+        env: &StateEnv<'_>,
+        field: &PercentField,
+        input: &Value,
+        vars: &Vars,
+    ) -> Result<f64, AslError> {
+        let value = match field {
+            PercentField::Literal(p) => *p,
+            PercentField::Path(path) => {
+                let value = self.with_scope(env, input, vars, None, |scope| {
+                    path.eval(scope).map(Cow::into_owned)
+                });
+                let value = value.unwrap_or(Value::Null);
+                value.as_f64().ok_or_else(|| {
+                    AslError::runtime(format!(
+                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {path}",
+                        shown(&value)
+                    ))
+                })?
+            }
+        };
+        if !(0.0..=100.0).contains(&value) {
+            return Err(AslError::runtime(
+                "ToleratedFailurePercentage must be between 0 and 100.",
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// A value as AWS quotes it in error texts: strings bare, the rest as JSON.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => history::text(other),
+    }
+}
+
+/// `ErrorEquals` matching: `States.ALL` matches every error a workflow can
+/// handle; `States.TaskFailed` every one but `States.Timeout`.
+pub(crate) fn matches(error_equals: &[String], error: &str) -> bool {
+    if error == names::RUNTIME
+        || error == names::DATA_LIMIT_EXCEEDED && !error_equals.iter().any(|e| e == error)
+    {
+        return false;
+    }
+    error_equals.iter().any(|e| {
+        e == error || e == names::ALL || (e == names::TASK_FAILED && error != names::TIMEOUT)
+    })
+}
+
+/// `IntervalSeconds × BackoffRate^attempt`, capped by `MaxDelaySeconds`,
+/// with `FULL` jitter drawn uniformly from `[0, delay]`.
+fn retry_delay(retrier: &Retrier, attempt: u32) -> Duration {
+    let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
+    let mut seconds = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(exponent);
+    if let Some(max) = retrier.max_delay_seconds {
+        seconds = seconds.min(max as f64);
+    }
+    if retrier.jitter == Jitter::Full {
+        let unit = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
+        seconds *= unit;
+    }
+    Duration::from_secs_f64(seconds.clamp(0.0, 99_999_999.0))
+}
+
+fn seconds_value(path: &str, value: &Value) -> Result<Duration, AslError> {
+    let text = shown(value);
+    if let Some(n) = value.as_i64() {
+        if n < 0 {
+            return Err(AslError::runtime(format!(
+                "The SecondsPath parameter references a negative value: {path} == {text}"
+            )));
+        }
+        return Ok(Duration::from_secs(n as u64));
+    }
+    Err(AslError::runtime(format!(
+        "The SecondsPath parameter cannot be parsed as a long value: {path} == {text}"
+    )))
+}
+
+fn until(now: OffsetDateTime, at: OffsetDateTime) -> Duration {
+    Duration::try_from(at - now).unwrap_or(Duration::ZERO)
+}
+
+/// History event names and details for a Task's resource kind: a Lambda
+/// ARN gets `LambdaFunction*` events as on AWS, anything else `Task*`.
+struct TaskEvents<'r> {
+    resource: &'r str,
+    lambda: bool,
+    scheduled: &'static str,
+    started: &'static str,
+    succeeded: &'static str,
+    failed: &'static str,
+    timed_out: &'static str,
+}
+
+impl<'r> TaskEvents<'r> {
+    fn for_resource(resource: &'r str) -> Self {
+        if resource.starts_with("arn:aws:lambda:") {
+            TaskEvents {
+                resource,
+                lambda: true,
+                scheduled: "LambdaFunctionScheduled",
+                started: "LambdaFunctionStarted",
+                succeeded: "LambdaFunctionSucceeded",
+                failed: "LambdaFunctionFailed",
+                timed_out: "LambdaFunctionTimedOut",
+            }
+        } else {
+            TaskEvents {
+                resource,
+                lambda: false,
+                scheduled: "TaskScheduled",
+                started: "TaskStarted",
+                succeeded: "TaskSucceeded",
+                failed: "TaskFailed",
+                timed_out: "TaskTimedOut",
+            }
+        }
+    }
+
+    /// `resourceType` and `resource` as AWS splits them: `wasm:enrich` → (`wasm`, `enrich`).
+    fn resource_parts(&self) -> (&'r str, &'r str) {
+        self.resource
+            .split_once(':')
+            .unwrap_or(("task", self.resource))
+    }
+
+    fn scheduled_details(
+        &self,
+        input: &Value,
+        timeout: Option<u64>,
+    ) -> Option<(&'static str, Value)> {
+        let mut details = if self.lambda {
+            json!({"resource": self.resource, "input": history::text(input), "inputDetails": {"truncated": false}})
+        } else {
+            let (resource_type, resource) = self.resource_parts();
+            json!({"resourceType": resource_type, "resource": resource, "region": "local", "parameters": history::text(input)})
+        };
+        if let (Some(timeout), Some(object)) = (timeout, details.as_object_mut()) {
+            object.insert("timeoutInSeconds".into(), json!(timeout));
+        }
+        let member = if self.lambda {
+            "lambdaFunctionScheduledEventDetails"
+        } else {
+            "taskScheduledEventDetails"
+        };
+        Some((member, details))
+    }
+
+    fn started_details(&self) -> Option<(&'static str, Value)> {
+        if self.lambda {
+            return None;
+        }
+        let (resource_type, resource) = self.resource_parts();
+        Some((
+            "taskStartedEventDetails",
+            json!({"resourceType": resource_type, "resource": resource}),
+        ))
+    }
+
+    fn succeeded_details(&self, output: &Value) -> Option<(&'static str, Value)> {
+        let mut details =
+            json!({"output": history::text(output), "outputDetails": {"truncated": false}});
+        let member = if self.lambda {
+            "lambdaFunctionSucceededEventDetails"
+        } else {
+            self.add_resource(&mut details);
+            "taskSucceededEventDetails"
+        };
+        Some((member, details))
+    }
+
+    fn error_details(&self, kind: &'static str, error: &AslError) -> Option<(&'static str, Value)> {
+        let mut details = json!({"error": error.error, "cause": error.cause});
+        if !self.lambda {
+            self.add_resource(&mut details);
+        }
+        let member = match kind {
+            "LambdaFunctionFailed" => "lambdaFunctionFailedEventDetails",
+            "LambdaFunctionTimedOut" => "lambdaFunctionTimedOutEventDetails",
+            "TaskTimedOut" => "taskTimedOutEventDetails",
+            _ => "taskFailedEventDetails",
+        };
+        Some((member, details))
+    }
+
+    fn add_resource(&self, details: &mut Value) {
+        let (resource_type, resource) = self.resource_parts();
+        if let Some(object) = details.as_object_mut() {
+            object.insert("resourceType".into(), json!(resource_type));
+            object.insert("resource".into(), json!(resource));
+        }
+    }
+}
