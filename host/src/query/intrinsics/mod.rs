@@ -30,7 +30,7 @@ const BASE64_DECODER: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 /// ArrayRange refuses to build more items than this.
-const MAX_RANGE_ITEMS: i64 = 1000;
+const MAX_RANGE_ITEMS: i128 = 1000;
 
 /// A compiled intrinsic function call.
 #[derive(Debug, Clone)]
@@ -280,6 +280,8 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
             if step == 0 {
                 return Err(fail(f, "the step must not be 0").into());
             }
+            // i128: the span of two i64 bounds cannot overflow.
+            let (start, end, step) = (i128::from(start), i128::from(end), i128::from(step));
             let count = if (step > 0 && end >= start) || (step < 0 && end <= start) {
                 (end - start) / step + 1
             } else {
@@ -292,7 +294,10 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
                 )
                 .into());
             }
-            Value::Array((0..count).map(|i| Value::from(start + i * step)).collect())
+            let items: Option<Vec<Value>> = (0..count)
+                .map(|i| i64::try_from(start + i * step).ok().map(Value::from))
+                .collect();
+            Value::Array(items.expect("items lie between two i64 bounds"))
         }
         Func::ArrayGetItem => {
             let items = array(f, arg(0))?;
@@ -374,8 +379,7 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
                 None => random_seed(),
             };
             // Java's `new Random(seed).nextInt(bound)`, start inclusive, end exclusive.
-            let bound = hi - lo;
-            let bound = i32::try_from(bound)
+            let bound = i32::try_from(i128::from(hi) - i128::from(lo))
                 .map_err(|_| fail(f, format!("the range {lo}..{hi} is too large")))?;
             Value::from(lo + i64::from(JavaRandom::new(seed).next_int(bound)))
         }
