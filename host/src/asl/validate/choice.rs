@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::fields;
 use super::paths::{self, Roots};
 use super::query_language::{self, Lang};
+use super::values;
 use super::{Checker, Loc, StateCx, StateNode};
 use crate::query::ChoiceRule;
 
@@ -71,7 +72,7 @@ const COMBINATORS: [&str; 3] = ["And", "Or", "Not"];
 pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
     if let Some(value) = cx.get("Default") {
         let loc = cx.at("Default");
-        if let Some(target) = fields::string(ch, &loc, "Default", value) {
+        if let Some(target) = values::string(ch, &loc, "Default", value) {
             node.targets.push((target.to_owned(), loc));
         }
     }
@@ -83,7 +84,7 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
         return;
     };
     let loc = cx.at("Choices");
-    let Some(rules) = fields::array(ch, &loc, "Choices", value) else {
+    let Some(rules) = values::array(ch, &loc, "Choices", value) else {
         return;
     };
     if rules.is_empty() {
@@ -94,7 +95,7 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
     }
     for (i, rule) in rules.iter().enumerate() {
         let rule_loc = loc.index(i);
-        let Some(obj) = fields::object(ch, &rule_loc, "Choices", rule) else {
+        let Some(obj) = values::object(ch, &rule_loc, "Choices", rule) else {
             continue;
         };
         match cx.lang {
@@ -143,7 +144,7 @@ fn jsonpath_rule(
             loc,
             format!(
                 "A Choice rule may have only one comparison operator or combinator, found {}",
-                fields::quoted(&kinds)
+                values::quoted(&kinds)
             ),
         ),
     }
@@ -156,18 +157,18 @@ fn jsonpath_rule(
                     loc,
                     format!(
                         "Field 'Variable' is not supported next to {}: put it in the nested rules",
-                        fields::quoted(&kinds)
+                        values::quoted(&kinds)
                     ),
                 );
             }
-            fields::reference_path_field(ch, &var_loc, "Variable", value, Roots::ANY);
+            values::reference_path_field(ch, &var_loc, "Variable", value, Roots::ANY);
         }
         None if compares => ch.schema(
             loc,
             format!(
                 "The field 'Variable' is required but was missing: {} compares the value at \
                  that path",
-                fields::quoted(&kinds[..1])
+                values::quoted(&kinds[..1])
             ),
         ),
         None => {}
@@ -175,7 +176,7 @@ fn jsonpath_rule(
     match (obj.get("Next"), node) {
         (Some(value), Some(node)) => {
             let next_loc = loc.key("Next");
-            if let Some(target) = fields::string(ch, &next_loc, "Next", value) {
+            if let Some(target) = values::string(ch, &next_loc, "Next", value) {
                 node.targets.push((target.to_owned(), next_loc));
             }
         }
@@ -196,14 +197,14 @@ fn jsonpath_rule(
         match key.as_str() {
             "Variable" | "Next" => {}
             "Comment" => {
-                fields::string(ch, &field_loc, key, value);
+                values::string(ch, &field_loc, key, value);
             }
             "Assign" if top => fields::assign(ch, Lang::JsonPath, &field_loc, value),
             "Output" | "Condition" if top => {
                 ch.schema(loc, query_language::wrong_language(Lang::JsonPath, key))
             }
             "And" | "Or" => {
-                if let Some(rules) = fields::array(ch, &field_loc, key, value) {
+                if let Some(rules) = values::array(ch, &field_loc, key, value) {
                     if rules.is_empty() {
                         ch.schema(
                             &field_loc,
@@ -212,14 +213,14 @@ fn jsonpath_rule(
                     }
                     for (i, rule) in rules.iter().enumerate() {
                         let rule_loc = field_loc.index(i);
-                        if let Some(obj) = fields::object(ch, &rule_loc, key, rule) {
+                        if let Some(obj) = values::object(ch, &rule_loc, key, rule) {
                             jsonpath_rule(ch, &rule_loc, obj, None);
                         }
                     }
                 }
             }
             "Not" => {
-                if let Some(obj) = fields::object(ch, &field_loc, key, value) {
+                if let Some(obj) = values::object(ch, &field_loc, key, value) {
                     jsonpath_rule(ch, &field_loc, obj, None);
                 }
             }
@@ -230,10 +231,10 @@ fn jsonpath_rule(
                     if top {
                         allowed.extend(["Next", "Assign"]);
                     }
-                    let message = if let Some(best) = fields::closest(key, &OPERATOR_NAMES) {
+                    let message = if let Some(best) = values::closest(key, &OPERATOR_NAMES) {
                         format!("Field '{key}' is not supported; did you mean '{best}'?")
                     } else {
-                        fields::unknown_field_message(key, &allowed, "a Choice rule")
+                        values::unknown_field_message(key, &allowed, "a Choice rule")
                     };
                     ch.schema(loc, message);
                 }
@@ -261,7 +262,7 @@ const OPERATOR_NAMES: [&str; 12] = [
 fn check_operand(ch: &mut Checker, loc: &Loc, key: &str, value: &Value, operand: Operand) {
     match operand {
         Operand::String => {
-            fields::string(ch, loc, key, value);
+            values::string(ch, loc, key, value);
         }
         Operand::Number => {
             if !value.is_number() {
@@ -269,29 +270,29 @@ fn check_operand(ch: &mut Checker, loc: &Loc, key: &str, value: &Value, operand:
                     loc,
                     format!(
                         "Expected value of type [NUMBER] for field '{key}', got {}",
-                        fields::show(value)
+                        values::show(value)
                     ),
                 );
             }
         }
         Operand::Boolean | Operand::Test => {
-            fields::boolean(ch, loc, key, value);
+            values::boolean(ch, loc, key, value);
         }
         Operand::Timestamp => {
-            if let Some(s) = fields::string(ch, loc, key, value)
-                && !fields::is_timestamp(s)
+            if let Some(s) = values::string(ch, loc, key, value)
+                && !values::is_timestamp(s)
             {
                 ch.schema(
                     loc,
                     format!(
                         "Field '{key}' is {}, which is not an ISO-8601 timestamp such as \
                          \"2016-03-14T01:59:00Z\"",
-                        fields::show(value)
+                        values::show(value)
                     ),
                 );
             }
         }
-        Operand::Path => fields::reference_path_field(ch, loc, key, value, Roots::ANY),
+        Operand::Path => values::reference_path_field(ch, loc, key, value, Roots::ANY),
     }
 }
 
@@ -312,7 +313,7 @@ fn jsonata_rule(ch: &mut Checker, loc: &Loc, obj: &Map<String, Value>, node: &mu
             format!(
                 "Field 'Condition' is {}; expected true, false or a JSONata expression \
                  \"{{% ... %}}\"",
-                fields::show(other)
+                values::show(other)
             ),
         ),
     }
@@ -324,7 +325,7 @@ fn jsonata_rule(ch: &mut Checker, loc: &Loc, obj: &Map<String, Value>, node: &mu
         ),
         Some(value) => {
             let next_loc = loc.key("Next");
-            if let Some(target) = fields::string(ch, &next_loc, "Next", value) {
+            if let Some(target) = values::string(ch, &next_loc, "Next", value) {
                 node.targets.push((target.to_owned(), next_loc));
             }
         }
@@ -334,7 +335,7 @@ fn jsonata_rule(ch: &mut Checker, loc: &Loc, obj: &Map<String, Value>, node: &mu
         match key.as_str() {
             "Condition" | "Next" => {}
             "Comment" => {
-                fields::string(ch, &field_loc, key, value);
+                values::string(ch, &field_loc, key, value);
             }
             "Assign" => fields::assign(ch, Lang::Jsonata, &field_loc, value),
             "Output" => query_language::jsonata_template(ch, &field_loc, value),
@@ -343,7 +344,7 @@ fn jsonata_rule(ch: &mut Checker, loc: &Loc, obj: &Map<String, Value>, node: &mu
             }
             _ => ch.schema(
                 loc,
-                fields::unknown_field_message(
+                values::unknown_field_message(
                     key,
                     &["Condition", "Next", "Assign", "Output", "Comment"],
                     "a JSONata Choice rule",

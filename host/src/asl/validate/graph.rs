@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::{Map, Value};
 
-use super::{Loc, MISSING_END_STATE, MISSING_TRANSITION_TARGET, Scope, fields};
+use super::values;
+use super::{Loc, MISSING_END_STATE, MISSING_TRANSITION_TARGET, Scope};
 use crate::asl::Diagnostic;
 
 pub(crate) fn check(scopes: &[Scope]) -> Vec<Diagnostic> {
@@ -74,7 +75,7 @@ fn missing(target: &str, loc: &Loc, names: &[&str], home: &HashMap<&str, &Loc>) 
                 format!("{block}/")
             }
         ));
-    } else if let Some(best) = fields::closest(target, names) {
+    } else if let Some(best) = values::closest(target, names) {
         message.push_str(&format!("; did you mean '{best}'?"));
     }
     Diagnostic {

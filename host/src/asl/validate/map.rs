@@ -11,17 +11,18 @@ use serde_json::{Map, Value};
 use super::fields;
 use super::paths::{self, Roots};
 use super::query_language::{self, Lang};
+use super::values;
 use super::{Checker, Loc, StateCx};
 
 pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>) {
-    fields::exclusive(ch, cx, &["Parameters", "ItemSelector"]);
-    fields::exclusive(ch, cx, &["MaxConcurrency", "MaxConcurrencyPath"]);
-    fields::exclusive(
+    values::exclusive(ch, cx, &["Parameters", "ItemSelector"]);
+    values::exclusive(ch, cx, &["MaxConcurrency", "MaxConcurrencyPath"]);
+    values::exclusive(
         ch,
         cx,
         &["ToleratedFailureCount", "ToleratedFailureCountPath"],
     );
-    fields::exclusive(
+    values::exclusive(
         ch,
         cx,
         &[
@@ -37,7 +38,7 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>) {
         match key.as_str() {
             // ItemsPath may read the context object (checklist MAP-02) but
             // is never null (statelint's "map-with-null-itemspath").
-            "ItemsPath" => fields::reference_path_field(ch, &loc, key, value, Roots::ANY),
+            "ItemsPath" => values::reference_path_field(ch, &loc, key, value, Roots::ANY),
             "Items" => match value {
                 Value::Array(_) => query_language::jsonata_template(ch, &loc, value),
                 Value::String(s) if query_language::expression(s).is_some() => {
@@ -48,27 +49,27 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>) {
                     format!(
                         "Field 'Items' is {}; expected an array or a JSONata expression \
                          \"{{% ... %}}\"",
-                        fields::show(value)
+                        values::show(value)
                     ),
                 ),
             },
             "ItemSelector" => template(ch, cx.lang, &loc, value),
             "MaxConcurrency" => {
-                fields::integer_or_expression(ch, cx, &loc, key, value, 0, i64::MAX);
+                values::integer_or_expression(ch, cx, &loc, key, value, 0, i64::MAX);
             }
             "ToleratedFailureCount" => {
-                fields::integer_or_expression(ch, cx, &loc, key, value, 0, i64::MAX);
+                values::integer_or_expression(ch, cx, &loc, key, value, 0, i64::MAX);
             }
             "ToleratedFailurePercentage" => {
-                fields::number_or_expression(ch, cx, &loc, key, value, 0.0, 100.0)
+                values::number_or_expression(ch, cx, &loc, key, value, 0.0, 100.0)
             }
             "MaxConcurrencyPath"
             | "ToleratedFailureCountPath"
             | "ToleratedFailurePercentagePath" => {
-                fields::reference_path_field(ch, &loc, key, value, Roots::NO_CONTEXT)
+                values::reference_path_field(ch, &loc, key, value, Roots::NO_CONTEXT)
             }
             "Label" => {
-                fields::string(ch, &loc, key, value);
+                values::string(ch, &loc, key, value);
             }
             "ItemReader" => item_reader(ch, cx, &loc, value),
             "ItemBatcher" => item_batcher(ch, cx, &loc, value),
@@ -90,7 +91,7 @@ fn template(ch: &mut Checker, lang: Lang, loc: &Loc, value: &Value) {
 
 /// `ItemProcessor` (with `ProcessorConfig`) xor the legacy `Iterator`.
 fn processor(ch: &mut Checker, cx: &StateCx<'_>) {
-    let count = fields::exclusive(ch, cx, &["ItemProcessor", "Iterator"]);
+    let count = values::exclusive(ch, cx, &["ItemProcessor", "Iterator"]);
     if count == 0 {
         ch.schema(
             &cx.loc,
@@ -101,7 +102,7 @@ fn processor(ch: &mut Checker, cx: &StateCx<'_>) {
     for key in ["ItemProcessor", "Iterator"] {
         let Some(value) = cx.get(key) else { continue };
         let loc = cx.at(key);
-        let Some(obj) = fields::object(ch, &loc, key, value) else {
+        let Some(obj) = values::object(ch, &loc, key, value) else {
             continue;
         };
         // AWS accepts ProcessorConfig in the legacy Iterator too (recorded:
@@ -119,17 +120,17 @@ fn processor(ch: &mut Checker, cx: &StateCx<'_>) {
 }
 
 fn processor_config(ch: &mut Checker, loc: &Loc, value: &Value) {
-    let Some(obj) = fields::object(ch, loc, "ProcessorConfig", value) else {
+    let Some(obj) = values::object(ch, loc, "ProcessorConfig", value) else {
         return;
     };
     for (key, value) in obj {
         let field_loc = loc.key(key);
         match key.as_str() {
-            "Mode" => fields::one_of(ch, &field_loc, key, value, &["INLINE", "DISTRIBUTED"]),
-            "ExecutionType" => fields::one_of(ch, &field_loc, key, value, &["STANDARD", "EXPRESS"]),
+            "Mode" => values::one_of(ch, &field_loc, key, value, &["INLINE", "DISTRIBUTED"]),
+            "ExecutionType" => values::one_of(ch, &field_loc, key, value, &["STANDARD", "EXPRESS"]),
             _ => ch.schema(
                 loc,
-                fields::unknown_field_message(key, &["Mode", "ExecutionType"], "ProcessorConfig"),
+                values::unknown_field_message(key, &["Mode", "ExecutionType"], "ProcessorConfig"),
             ),
         }
     }
@@ -155,13 +156,13 @@ fn resource_arguments(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, obj: &Map<S
 }
 
 fn item_reader(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
-    let Some(obj) = fields::object(ch, loc, "ItemReader", value) else {
+    let Some(obj) = values::object(ch, loc, "ItemReader", value) else {
         return;
     };
     match obj.get("Resource") {
         None => ch.schema(loc, "The field 'Resource' is required but was missing"),
         Some(resource) => {
-            fields::string(ch, &loc.key("Resource"), "Resource", resource);
+            values::string(ch, &loc.key("Resource"), "Resource", resource);
         }
     }
     resource_arguments(ch, cx, loc, obj);
@@ -172,14 +173,14 @@ fn item_reader(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
         } else if !FIELDS.contains(&key.as_str()) {
             ch.schema(
                 loc,
-                fields::unknown_field_message(key, &FIELDS, "an ItemReader"),
+                values::unknown_field_message(key, &FIELDS, "an ItemReader"),
             );
         }
     }
 }
 
 fn reader_config(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
-    let Some(obj) = fields::object(ch, loc, "ReaderConfig", value) else {
+    let Some(obj) = values::object(ch, loc, "ReaderConfig", value) else {
         return;
     };
     if obj.contains_key("MaxItems") && obj.contains_key("MaxItemsPath") {
@@ -204,7 +205,7 @@ fn reader_config(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
     for (key, value) in obj {
         let field_loc = loc.key(key);
         match key.as_str() {
-            "InputType" => fields::one_of(
+            "InputType" => values::one_of(
                 ch,
                 &field_loc,
                 key,
@@ -212,9 +213,9 @@ fn reader_config(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
                 &["CSV", "JSON", "JSONL", "PARQUET", "MANIFEST"],
             ),
             "CSVHeaderLocation" => {
-                fields::one_of(ch, &field_loc, key, value, &["FIRST_ROW", "GIVEN"])
+                values::one_of(ch, &field_loc, key, value, &["FIRST_ROW", "GIVEN"])
             }
-            "CSVDelimiter" => fields::one_of(
+            "CSVDelimiter" => values::one_of(
                 ch,
                 &field_loc,
                 key,
@@ -222,41 +223,41 @@ fn reader_config(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
                 &["COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB"],
             ),
             "ManifestType" => {
-                fields::one_of(ch, &field_loc, key, value, &["ATHENA_DATA", "S3_INVENTORY"])
+                values::one_of(ch, &field_loc, key, value, &["ATHENA_DATA", "S3_INVENTORY"])
             }
             "Transformation" => {
-                fields::one_of(ch, &field_loc, key, value, &["NONE", "LOAD_AND_FLATTEN"])
+                values::one_of(ch, &field_loc, key, value, &["NONE", "LOAD_AND_FLATTEN"])
             }
             "CSVHeaders" => {
-                if let Some(headers) = fields::array(ch, &field_loc, key, value) {
+                if let Some(headers) = values::array(ch, &field_loc, key, value) {
                     for (i, header) in headers.iter().enumerate() {
-                        fields::string(ch, &field_loc.index(i), key, header);
+                        values::string(ch, &field_loc.index(i), key, header);
                     }
                 }
             }
             "MaxItems" => {
-                fields::integer_or_expression(ch, cx, &field_loc, key, value, 0, 100_000_000);
+                values::integer_or_expression(ch, cx, &field_loc, key, value, 0, 100_000_000);
             }
             "MaxItemsPath" => {
                 if cx.lang == Lang::Jsonata {
                     ch.schema(loc, query_language::wrong_language(cx.lang, key));
                 } else {
-                    fields::reference_path_field(ch, &field_loc, key, value, Roots::NO_CONTEXT);
+                    values::reference_path_field(ch, &field_loc, key, value, Roots::NO_CONTEXT);
                 }
             }
             "ItemsPointer" | "Comment" => {
-                fields::string(ch, &field_loc, key, value);
+                values::string(ch, &field_loc, key, value);
             }
             _ => ch.schema(
                 loc,
-                fields::unknown_field_message(key, &FIELDS, "a ReaderConfig"),
+                values::unknown_field_message(key, &FIELDS, "a ReaderConfig"),
             ),
         }
     }
 }
 
 fn item_batcher(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
-    let Some(obj) = fields::object(ch, loc, "ItemBatcher", value) else {
+    let Some(obj) = values::object(ch, loc, "ItemBatcher", value) else {
         return;
     };
     for pair in [
@@ -293,16 +294,16 @@ fn item_batcher(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
         let field_loc = loc.key(key);
         match key.as_str() {
             "MaxItemsPerBatch" => {
-                fields::integer_or_expression(ch, cx, &field_loc, key, value, 1, i64::MAX);
+                values::integer_or_expression(ch, cx, &field_loc, key, value, 1, i64::MAX);
             }
             "MaxInputBytesPerBatch" => {
-                fields::integer_or_expression(ch, cx, &field_loc, key, value, 1, 262_144);
+                values::integer_or_expression(ch, cx, &field_loc, key, value, 1, 262_144);
             }
             "MaxItemsPerBatchPath" | "MaxInputBytesPerBatchPath" => {
                 if cx.lang == Lang::Jsonata {
                     ch.schema(loc, query_language::wrong_language(cx.lang, key));
                 } else {
-                    fields::reference_path_field(ch, &field_loc, key, value, Roots::NO_CONTEXT);
+                    values::reference_path_field(ch, &field_loc, key, value, Roots::NO_CONTEXT);
                 }
             }
             "BatchInput" => template(ch, cx.lang, &field_loc, value),
@@ -311,7 +312,7 @@ fn item_batcher(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
                 allowed.push("BatchInput");
                 ch.schema(
                     loc,
-                    fields::unknown_field_message(key, &allowed, "an ItemBatcher"),
+                    values::unknown_field_message(key, &allowed, "an ItemBatcher"),
                 );
             }
         }
@@ -319,13 +320,13 @@ fn item_batcher(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
 }
 
 fn result_writer(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
-    let Some(obj) = fields::object(ch, loc, "ResultWriter", value) else {
+    let Some(obj) = values::object(ch, loc, "ResultWriter", value) else {
         return;
     };
     let has_arguments = obj.contains_key("Parameters") || obj.contains_key("Arguments");
     match obj.get("Resource") {
         Some(resource) => {
-            fields::string(ch, &loc.key("Resource"), "Resource", resource);
+            values::string(ch, &loc.key("Resource"), "Resource", resource);
             if !has_arguments {
                 ch.schema(
                     loc,
@@ -355,14 +356,14 @@ fn result_writer(ch: &mut Checker, cx: &StateCx<'_>, loc: &Loc, value: &Value) {
         } else if !FIELDS.contains(&key.as_str()) {
             ch.schema(
                 loc,
-                fields::unknown_field_message(key, &FIELDS, "a ResultWriter"),
+                values::unknown_field_message(key, &FIELDS, "a ResultWriter"),
             );
         }
     }
 }
 
 fn writer_config(ch: &mut Checker, loc: &Loc, value: &Value) {
-    let Some(obj) = fields::object(ch, loc, "WriterConfig", value) else {
+    let Some(obj) = values::object(ch, loc, "WriterConfig", value) else {
         return;
     };
     let types_ok = ["OutputType", "Transformation"]
@@ -379,15 +380,15 @@ fn writer_config(ch: &mut Checker, loc: &Loc, value: &Value) {
         let field_loc = loc.key(key);
         match (key.as_str(), value.as_str()) {
             ("OutputType", Some(_)) => {
-                fields::one_of(ch, &field_loc, key, value, &["JSON", "JSONL"])
+                values::one_of(ch, &field_loc, key, value, &["JSON", "JSONL"])
             }
             ("Transformation", Some(_)) => {
-                fields::one_of(ch, &field_loc, key, value, &["NONE", "COMPACT", "FLATTEN"])
+                values::one_of(ch, &field_loc, key, value, &["NONE", "COMPACT", "FLATTEN"])
             }
             ("OutputType" | "Transformation", None) => {}
             _ => ch.schema(
                 loc,
-                fields::unknown_field_message(
+                values::unknown_field_message(
                     key,
                     &["OutputType", "Transformation"],
                     "a WriterConfig",

@@ -7,12 +7,14 @@
 //! location AWS uses: a slash path whose array steps read `Catch[0]`, e.g.
 //! `/States/Map/ItemProcessor/States/Inner/Next` or `/States/T/Catch[0]/Next`.
 //!
-//! The work is split by concern: [`fields`] (which fields a state type has,
-//! their types and ranges), [`query_language`] (JSONPath vs JSONata mixing),
-//! [`paths`] (path, intrinsic, template and JSONata syntax, delegated to
-//! `crate::query`), [`retry_catch`], [`choice`], [`map`], [`graph`]
-//! (transitions, reachability, terminal states) and [`json_text`] (the raw
-//! document).
+//! The work is split by concern: `fields` (which fields a state type has,
+//! in which query language, and the shared ones), `values` (types, ranges
+//! and their wording), `query_language` (JSONPath vs JSONata mixing),
+//! `paths` (path, intrinsic, template and JSONata syntax, delegated to
+//! `crate::query`), one module per state type with fields of its own
+//! (`task`, `choice`, `wait`, `fail`, `map`; Parallel is here),
+//! `retry_catch`, `graph` (transitions, reachability, terminal states)
+//! and `json_text` (the raw document).
 //!
 //! Deliberately not checked here: what a Task `Resource` names (the engine
 //! checks it against the task manifest); only its Express-compatibility is.
@@ -20,6 +22,7 @@
 //! **Invariant:** never panics on any JSON; no I/O.
 
 mod choice;
+mod fail;
 mod fields;
 mod graph;
 mod json_text;
@@ -27,6 +30,9 @@ mod map;
 mod paths;
 mod query_language;
 mod retry_catch;
+mod task;
+mod values;
+mod wait;
 
 use std::collections::HashMap;
 
@@ -280,28 +286,28 @@ impl Checker {
             let loc = Loc::root().key(key);
             match key.as_str() {
                 "Comment" => {
-                    fields::string(self, &loc, key, value);
+                    values::string(self, &loc, key, value);
                 }
                 "Version" => {
-                    if let Some(v) = fields::string(self, &loc, key, value)
+                    if let Some(v) = values::string(self, &loc, key, value)
                         && v != "1.0"
                     {
                         self.schema(
                             &loc,
                             format!(
                                 "Field 'Version' is {}; value should be one of the following: [1.0]",
-                                fields::show(value)
+                                values::show(value)
                             ),
                         );
                     }
                 }
                 "TimeoutSeconds" => {
-                    fields::integer(self, &loc, key, value, 0, fields::MAX_SECONDS);
+                    values::integer(self, &loc, key, value, 0, values::MAX_SECONDS);
                 }
                 "StartAt" | "States" | "QueryLanguage" => {}
                 _ => self.schema(
                     &Loc::root(),
-                    fields::unknown_field_message(key, &TOP, "the top level of a state machine"),
+                    values::unknown_field_message(key, &TOP, "the top level of a state machine"),
                 ),
             }
         }
@@ -312,7 +318,7 @@ impl Checker {
     /// ItemProcessor. `loc` is where `StartAt` and `States` live.
     pub(crate) fn block(&mut self, obj: &Map<String, Value>, loc: &Loc, top: bool) {
         let start_at = match obj.get("StartAt") {
-            Some(v) => fields::string(self, &loc.key("StartAt"), "StartAt", v).map(str::to_owned),
+            Some(v) => values::string(self, &loc.key("StartAt"), "StartAt", v).map(str::to_owned),
             None => None,
         };
         // Reserve the block's place first, so scopes stay in document order
@@ -332,7 +338,7 @@ impl Checker {
         };
         if let Some(states) = obj.get("States") {
             let states_loc = loc.key("States");
-            if let Some(states) = fields::object(self, &states_loc, "States", states) {
+            if let Some(states) = values::object(self, &states_loc, "States", states) {
                 for (name, state) in states {
                     let state_loc = states_loc.key(name);
                     scope.states.push(self.state(name, state, state_loc));
@@ -357,7 +363,7 @@ impl Checker {
                 format!(
                     "Expected value of type [OBJECT] for state '{name}', got {}: a state is an \
                      object with at least a 'Type'",
-                    fields::show(value)
+                    values::show(value)
                 ),
             );
             return node;
@@ -381,14 +387,14 @@ impl Checker {
         self.diagnostics.extend(resolved.late);
         fields::check_common(self, &cx, &mut node);
         match ty {
-            StateType::Task => fields::task(self, &cx),
+            StateType::Task => task::check(self, &cx),
             StateType::Pass => {}
             StateType::Choice => choice::check(self, &cx, &mut node),
-            StateType::Wait => fields::wait(self, &cx),
+            StateType::Wait => wait::check(self, &cx),
             StateType::Succeed => node.terminal = true,
             StateType::Fail => {
                 node.terminal = true;
-                fields::fail(self, &cx);
+                fail::check(self, &cx);
             }
             StateType::Parallel => self.parallel(&cx),
             StateType::Map => map::check(self, &cx),
@@ -443,7 +449,7 @@ impl Checker {
                 format!(
                     "The field 'Type' should have one of these values: [{}], got {}",
                     names.join(", "),
-                    fields::show(value)
+                    values::show(value)
                 ),
             );
         }
@@ -461,7 +467,7 @@ impl Checker {
             return;
         };
         let loc = cx.at("Branches");
-        let Some(branches) = fields::array(self, &loc, "Branches", branches) else {
+        let Some(branches) = values::array(self, &loc, "Branches", branches) else {
             return;
         };
         if branches.is_empty() {
@@ -472,7 +478,7 @@ impl Checker {
         }
         for (i, branch) in branches.iter().enumerate() {
             let branch_loc = loc.index(i);
-            let Some(obj) = fields::object(self, &branch_loc, "Branches", branch) else {
+            let Some(obj) = values::object(self, &branch_loc, "Branches", branch) else {
                 continue;
             };
             self.sub_machine(obj, &branch_loc, "a Parallel branch", &["Comment"]);
@@ -505,7 +511,7 @@ impl Checker {
         allowed.extend_from_slice(extra);
         for (key, value) in obj {
             if key == "Comment" && allowed.contains(&"Comment") {
-                fields::string(self, &loc.key(key), key, value);
+                values::string(self, &loc.key(key), key, value);
             } else if !allowed.contains(&key.as_str()) {
                 let message = if key == "QueryLanguage" {
                     // AWS's words; the nested states take the machine's
@@ -515,7 +521,7 @@ impl Checker {
                          {what} or on the state machine"
                     )
                 } else {
-                    fields::unknown_field_message(key, &allowed, what)
+                    values::unknown_field_message(key, &allowed, what)
                 };
                 self.schema(loc, message);
             }

@@ -6,7 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Checker, Loc, fields, paths};
+use super::values;
+use super::{Checker, Loc, paths};
 
 /// The query language of one state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,12 +96,12 @@ fn value_problem(loc: &Loc, value: &Value) -> Option<crate::asl::Diagnostic> {
     let message = match value.as_str() {
         None => format!(
             "Expected value of type [STRING] for field 'QueryLanguage', got {}",
-            fields::show(value)
+            values::show(value)
         ),
         Some("JSONPath" | "JSONata") => return None,
         Some(_) => format!(
             "Field 'QueryLanguage' is {}; value should be one of the following: [JSONPath, JSONata]",
-            fields::show(value)
+            values::show(value)
         ),
     };
     Some(crate::asl::Diagnostic::schema(loc.text(), message))

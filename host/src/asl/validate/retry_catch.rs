@@ -4,9 +4,10 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{self, MAX_SECONDS};
+use super::fields;
 use super::paths::Roots;
 use super::query_language::{self, Lang};
+use super::values::{self, MAX_SECONDS};
 use super::{Checker, Loc, StateCx, StateNode};
 use crate::errors::names;
 
@@ -16,7 +17,7 @@ const MAX_DELAY_SECONDS: i64 = 31_622_400;
 pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
     if let Some(value) = cx.get("Retry") {
         let loc = cx.at("Retry");
-        if let Some(retriers) = fields::array(ch, &loc, "Retry", value) {
+        if let Some(retriers) = values::array(ch, &loc, "Retry", value) {
             for (i, retrier) in retriers.iter().enumerate() {
                 let last = i + 1 == retriers.len();
                 retry(ch, &loc.index(i), retrier, last);
@@ -25,7 +26,7 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>, node: &mut StateNode) {
     }
     if let Some(value) = cx.get("Catch") {
         let loc = cx.at("Catch");
-        if let Some(catchers) = fields::array(ch, &loc, "Catch", value) {
+        if let Some(catchers) = values::array(ch, &loc, "Catch", value) {
             for (i, catcher) in catchers.iter().enumerate() {
                 let last = i + 1 == catchers.len();
                 catch(ch, cx.lang, &loc.index(i), catcher, last, node);
@@ -45,7 +46,7 @@ const RETRY_FIELDS: [&str; 7] = [
 ];
 
 fn retry(ch: &mut Checker, loc: &Loc, value: &Value, last: bool) {
-    let Some(obj) = fields::object(ch, loc, "Retry", value) else {
+    let Some(obj) = values::object(ch, loc, "Retry", value) else {
         return;
     };
     error_equals(ch, loc, obj, "Retry", last);
@@ -54,38 +55,38 @@ fn retry(ch: &mut Checker, loc: &Loc, value: &Value, last: bool) {
         match key.as_str() {
             "ErrorEquals" => {}
             "Comment" => {
-                fields::string(ch, &field_loc, key, value);
+                values::string(ch, &field_loc, key, value);
             }
             "IntervalSeconds" => {
-                fields::integer(ch, &field_loc, key, value, 1, MAX_SECONDS);
+                values::integer(ch, &field_loc, key, value, 1, MAX_SECONDS);
             }
             "MaxAttempts" => {
-                fields::integer(ch, &field_loc, key, value, 0, MAX_SECONDS);
+                values::integer(ch, &field_loc, key, value, 0, MAX_SECONDS);
             }
             "BackoffRate" => {
-                fields::number(ch, &field_loc, key, value, 1.0, f64::MAX);
+                values::number(ch, &field_loc, key, value, 1.0, f64::MAX);
             }
             "MaxDelaySeconds" => {
-                fields::integer(ch, &field_loc, key, value, 1, MAX_DELAY_SECONDS);
+                values::integer(ch, &field_loc, key, value, 1, MAX_DELAY_SECONDS);
             }
-            "JitterStrategy" => fields::one_of(ch, &field_loc, key, value, &["FULL", "NONE"]),
+            "JitterStrategy" => values::one_of(ch, &field_loc, key, value, &["FULL", "NONE"]),
             _ => ch.schema(
                 loc,
-                fields::unknown_field_message(key, &RETRY_FIELDS, "a retrier"),
+                values::unknown_field_message(key, &RETRY_FIELDS, "a retrier"),
             ),
         }
     }
 }
 
 fn catch(ch: &mut Checker, lang: Lang, loc: &Loc, value: &Value, last: bool, node: &mut StateNode) {
-    let Some(obj) = fields::object(ch, loc, "Catch", value) else {
+    let Some(obj) = values::object(ch, loc, "Catch", value) else {
         return;
     };
     error_equals(ch, loc, obj, "Catch", last);
     match obj.get("Next") {
         None => ch.schema(loc, "The field 'Next' is required but was missing: a catcher names the state to run when it matches"),
         Some(next) => {
-            if let Some(target) = fields::string(ch, &loc.key("Next"), "Next", next) {
+            if let Some(target) = values::string(ch, &loc.key("Next"), "Next", next) {
                 node.targets.push((target.to_owned(), loc.key("Next")));
             }
         }
@@ -103,7 +104,7 @@ fn catch(ch: &mut Checker, lang: Lang, loc: &Loc, value: &Value, last: bool, nod
         match key.as_str() {
             "ErrorEquals" | "Next" => {}
             "Comment" => {
-                fields::string(ch, &field_loc, key, value);
+                values::string(ch, &field_loc, key, value);
             }
             "ResultPath" if lang == Lang::Jsonata => {
                 ch.schema(loc, query_language::wrong_language(lang, key))
@@ -113,14 +114,14 @@ fn catch(ch: &mut Checker, lang: Lang, loc: &Loc, value: &Value, last: bool, nod
             }
             "ResultPath" => {
                 if !value.is_null() {
-                    fields::reference_path_field(ch, &field_loc, key, value, Roots::INPUT);
+                    values::reference_path_field(ch, &field_loc, key, value, Roots::INPUT);
                 }
             }
             "Output" => query_language::jsonata_template(ch, &field_loc, value),
             "Assign" => fields::assign(ch, lang, &field_loc, value),
             _ => ch.schema(
                 loc,
-                fields::unknown_field_message(key, &FIELDS, "a catcher"),
+                values::unknown_field_message(key, &FIELDS, "a catcher"),
             ),
         }
     }
@@ -134,7 +135,7 @@ fn error_equals(ch: &mut Checker, loc: &Loc, obj: &Map<String, Value>, what: &st
         return;
     };
     let eq_loc = loc.key("ErrorEquals");
-    let Some(errors) = fields::array(ch, &eq_loc, "ErrorEquals", value) else {
+    let Some(errors) = values::array(ch, &eq_loc, "ErrorEquals", value) else {
         return;
     };
     if errors.is_empty() {
@@ -146,7 +147,7 @@ fn error_equals(ch: &mut Checker, loc: &Loc, obj: &Map<String, Value>, what: &st
     }
     let mut has_all = false;
     for (i, error) in errors.iter().enumerate() {
-        if let Some(name) = fields::string(ch, &eq_loc.index(i), "ErrorEquals", error) {
+        if let Some(name) = values::string(ch, &eq_loc.index(i), "ErrorEquals", error) {
             has_all |= name == names::ALL;
         }
     }
