@@ -145,7 +145,7 @@ fn paths_are_checked_by_kind() {
             "InputPath": "bug$.a", "ResultPath": "$.items[*]", "Parameters": {"x.$": 23, "y.$": "$.ok"}}}}),
         "
 SCHEMA_VALIDATION_FAILED: Field 'InputPath' is \"bug$.a\", which is not a valid JSONPath: a path must start with '$' (at character 0) at /States/T/InputPath
-SCHEMA_VALIDATION_FAILED: Field 'ResultPath' is \"$.items[*]\", which is not a valid reference path: a reference path names one node with '.name', ['name'] and [n] steps only; '..', '*', slices, unions and filters are not allowed at /States/T/ResultPath
+SCHEMA_VALIDATION_FAILED: Value is not a Reference Path: field 'ResultPath' is \"$.items[*]\"; a reference path names one node with '.name', ['name'] and [n] steps only; '..', '*', slices, unions and filters are not allowed at /States/T/ResultPath
 SCHEMA_VALIDATION_FAILED: The value for the field 'x.$' must be a valid JSONPath or a valid intrinsic function call at /States/T/Parameters/x.$",
     );
 }

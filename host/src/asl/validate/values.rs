@@ -309,7 +309,7 @@ pub(crate) fn reference_path_field(
         ch.schema(
             loc,
             format!(
-                "Field '{field}' is {}, which is not a valid reference path: {reason}",
+                "Value is not a Reference Path: field '{field}' is {}; {reason}",
                 show(value)
             ),
         );
