@@ -259,13 +259,9 @@ impl<'e> Run<'e> {
         match path.root() {
             Root::Input => path.select_or_invalid(value).map_err(AslError::runtime),
             _ => self.with_scope(env, value, vars, None, |scope| {
-                path.eval(scope)
+                path.eval_or_invalid(scope)
                     .map(|v| Cow::Owned(v.into_owned()))
-                    .ok_or_else(|| {
-                        AslError::runtime(format!(
-                            "Invalid path '{path}' : No results for path: {path}"
-                        ))
-                    })
+                    .map_err(AslError::runtime)
             }),
         }
     }
@@ -488,7 +484,7 @@ impl<'e> Run<'e> {
                         history::text(input)
                     ))),
                 },
-                FailField::Intrinsic(call) => call.eval(scope).map(|value| match value {
+                FailField::Intrinsic(call) => call.eval_field(scope, name).map(|value| match value {
                     Value::String(s) => Some(s),
                     other => Some(history::text(&other)),
                 }),
@@ -805,11 +801,12 @@ impl<'e> Run<'e> {
             };
             return Err(error.into());
         }
-        let succeeded_prev = match map_run {
-            Some(run_started) => self.emit(run_started, "MapRunSucceeded", || None),
-            None => last,
-        };
-        self.emit(succeeded_prev, "MapStateSucceeded", || None);
+        // Observed on AWS: the Exited event follows the Map Run's end, or the
+        // last iteration's end; the Succeeded event is a side branch.
+        if let Some(run_started) = map_run {
+            last = self.emit(run_started, "MapRunSucceeded", || None);
+        }
+        self.emit(last, "MapStateSucceeded", || None);
         *cursor = last;
         Ok(Value::Array(outputs))
     }
@@ -887,7 +884,11 @@ impl<'e> Run<'e> {
                     path.eval(scope).map(Cow::into_owned)
                 });
                 let value = value.unwrap_or(Value::Null);
-                match value.as_i64() {
+                // AWS also takes an integer written as a string, e.g. from a variable.
+                let number = value
+                    .as_i64()
+                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+                match number {
                     Some(n) if n < 0 => {
                         Err(AslError::runtime(format!("{name} cannot be negative.")))
                     }
@@ -915,7 +916,10 @@ impl<'e> Run<'e> {
                     path.eval(scope).map(Cow::into_owned)
                 });
                 let value = value.unwrap_or(Value::Null);
-                value.as_f64().ok_or_else(|| {
+                let number = value
+                    .as_f64()
+                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+                number.ok_or_else(|| {
                     AslError::runtime(format!(
                         "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {path}",
                         shown(&value)
