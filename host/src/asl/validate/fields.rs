@@ -294,7 +294,7 @@ pub(crate) fn assign(ch: &mut Checker, lang: Lang, loc: &Loc, value: &Value) {
             Some("is reserved for the states variable".to_owned())
         } else if name.chars().count() > MAX_VARIABLE_NAME {
             Some(format!("is longer than {MAX_VARIABLE_NAME} characters"))
-        } else if name.contains(['.', '[', ']', '$', ' ']) {
+        } else if name.contains(['.', '[', ']']) {
             Some(
                 "is not a plain name: Assign sets whole variables, not paths inside them"
                     .to_owned(),

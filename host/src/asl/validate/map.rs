@@ -40,14 +40,17 @@ pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>) {
             // is never null (statelint's "map-with-null-itemspath").
             "ItemsPath" => values::reference_path_field(ch, &loc, key, value, Roots::ANY),
             "Items" => match value {
-                Value::Array(_) => query_language::jsonata_template(ch, &loc, value),
+                // An object iterates its key/value pairs (checklist MAP-02).
+                Value::Array(_) | Value::Object(_) => {
+                    query_language::jsonata_template(ch, &loc, value)
+                }
                 Value::String(s) if query_language::expression(s).is_some() => {
                     query_language::jsonata_string(ch, &loc, s)
                 }
                 _ => ch.schema(
                     &loc,
                     format!(
-                        "Field 'Items' is {}; expected an array or a JSONata expression \
+                        "Field 'Items' is {}; expected an array, an object or a JSONata expression \
                          \"{{% ... %}}\"",
                         values::show(value)
                     ),

@@ -47,6 +47,9 @@ pub const MISSING_TRANSITION_TARGET: &str = "MISSING_TRANSITION_TARGET";
 pub const MISSING_END_STATE: &str = "MISSING_END_STATE";
 /// AWS's code for a JSONata expression that does not parse.
 pub const INVALID_JSONATA_EXPRESSION: &str = "INVALID_JSONATA_EXPRESSION";
+/// AWS's code for a JSONata expression reading what AWS does not offer
+/// there (`$$`, `$states.errorOutput` outside a catcher).
+pub const UNSUPPORTED_JSONATA_EXPRESSION: &str = "UNSUPPORTED_JSONATA_EXPRESSION";
 
 /// The kind of state machine a definition is validated for; Express machines
 /// refuse `.sync`, `.waitForTaskToken` and activities (checklist TASK-12).
@@ -89,6 +92,7 @@ pub fn validate_as(def: &Value, ty: MachineType) -> Vec<Diagnostic> {
         machine_lang: Lang::JsonPath,
         names: HashMap::new(),
         scopes: Vec::new(),
+        in_catcher: false,
     };
     checker.machine_lang = query_language::machine_lang(&mut checker, root);
     checker.root(root);
@@ -244,6 +248,9 @@ pub(crate) struct Checker {
     /// State name to the location of its first definition.
     names: HashMap<String, Loc>,
     pub(crate) scopes: Vec<Scope>,
+    /// Inside a catcher's `Output`/`Assign`, where `$states.errorOutput`
+    /// exists.
+    pub(crate) in_catcher: bool,
 }
 
 impl Checker {

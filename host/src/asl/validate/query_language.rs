@@ -128,11 +128,71 @@ pub(crate) fn expression(s: &str) -> Option<&str> {
 
 /// Checks one string that may hold a JSONata expression.
 pub(crate) fn jsonata_string(ch: &mut Checker, loc: &Loc, s: &str) {
-    if let Some(expr) = expression(s)
-        && let Err(message) = paths::jsonata(expr)
-    {
+    let Some(expr) = expression(s) else {
+        return;
+    };
+    if let Err(message) = paths::jsonata(expr) {
         ch.report(super::INVALID_JSONATA_EXPRESSION, loc, message);
+        return;
     }
+    for message in unsupported_references(expr, ch.in_catcher) {
+        ch.report(super::UNSUPPORTED_JSONATA_EXPRESSION, loc, message);
+    }
+}
+
+/// References AWS refuses at create time (checklist JSONATA-10, measured in
+/// FLOCI PR #2786): `$$`, and `$states.errorOutput` outside a catcher's own
+/// `Output`/`Assign`. String literals and comments are skipped.
+fn unsupported_references(expr: &str, in_catcher: bool) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut chars = expr.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                // Skip the string literal, escapes included.
+                while let Some((_, d)) = chars.next() {
+                    if d == '\\' {
+                        chars.next();
+                    } else if d == c {
+                        break;
+                    }
+                }
+            }
+            '/' if expr[i..].starts_with("/*") => {
+                let end = expr[i + 2..]
+                    .find("*/")
+                    .map_or(expr.len(), |e| i + 2 + e + 2);
+                while chars.peek().is_some_and(|(j, _)| *j < end) {
+                    chars.next();
+                }
+            }
+            '$' => {
+                let rest = &expr[i..];
+                let word_after = |n: usize| {
+                    rest[n..]
+                        .chars()
+                        .next()
+                        .is_some_and(|d| d.is_alphanumeric() || d == '_')
+                };
+                if rest.starts_with("$$") && !word_after(2) {
+                    found.push("Reference to '$$' is not supported.".to_owned());
+                    chars.next();
+                } else if rest.starts_with("$states.errorOutput")
+                    && !word_after("$states.errorOutput".len())
+                    && !in_catcher
+                {
+                    found.push(
+                        "Field '$states.errorOutput' does not exist. It is only available in \
+                         the Output and Assign of a catcher"
+                            .to_owned(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    found.dedup();
+    found
 }
 
 /// Walks a JSONata template (Output, Arguments, Assign values, ItemSelector,

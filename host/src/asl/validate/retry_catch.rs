@@ -117,8 +117,15 @@ fn catch(ch: &mut Checker, lang: Lang, loc: &Loc, value: &Value, last: bool, nod
                     values::reference_path_field(ch, &field_loc, key, value, Roots::INPUT);
                 }
             }
-            "Output" => query_language::jsonata_template(ch, &field_loc, value),
-            "Assign" => fields::assign(ch, lang, &field_loc, value),
+            "Output" | "Assign" => {
+                ch.in_catcher = true;
+                if key == "Output" {
+                    query_language::jsonata_template(ch, &field_loc, value);
+                } else {
+                    fields::assign(ch, lang, &field_loc, value);
+                }
+                ch.in_catcher = false;
+            }
             _ => ch.schema(
                 loc,
                 values::unknown_field_message(key, &FIELDS, "a catcher"),

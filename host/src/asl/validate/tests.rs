@@ -351,3 +351,19 @@ fn json_syntax_errors_read_like_jackson() {
          [1,]}\"; line: 1, column: 11]",
     );
 }
+
+#[test]
+fn jsonata_references_aws_refuses() {
+    check(
+        json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "End": true,
+                "Output": {"a": "{% $$ %}", "b": "{% $states.errorOutput %}", "c": "{% '$$' & $states.input %}"},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H",
+                    "Output": "{% $states.errorOutput %}"}]},
+            "H": {"Type": "Pass", "End": true, "Output": "{% %}"}}}),
+        "
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to '$$' is not supported. at /States/T/Output/a
+UNSUPPORTED_JSONATA_EXPRESSION: Field '$states.errorOutput' does not exist. It is only available in the Output and Assign of a catcher at /States/T/Output/b
+INVALID_JSONATA_EXPRESSION: Unexpected end of expression at /States/H/Output",
+    );
+}
