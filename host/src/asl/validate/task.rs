@@ -11,10 +11,10 @@ use super::{Checker, Loc, MachineType, StateCx};
 /// Task: `Resource`, timeouts, heartbeats, credentials.
 pub(crate) fn check(ch: &mut Checker, cx: &StateCx<'_>) {
     match cx.get("Resource") {
-        None if !cx.refused.contains(&"Resource") => {
-            ch.schema(&cx.loc, "The field 'Resource' is required but was missing")
-        }
-        None => {}
+        None => ch.schema(
+            &cx.loc,
+            "The field 'Resource' is required but was missing: it names the task to run",
+        ),
         Some(value) => {
             if let Some(resource) = values::string(ch, &cx.at("Resource"), "Resource", value)
                 && ch.machine_type == MachineType::Express

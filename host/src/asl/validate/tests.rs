@@ -367,3 +367,21 @@ UNSUPPORTED_JSONATA_EXPRESSION: Field '$states.errorOutput' does not exist. It i
 INVALID_JSONATA_EXPRESSION: Unexpected end of expression at /States/H/Output",
     );
 }
+
+/// Every truncation of a definition (multi-byte characters included) is
+/// reported as a syntax error, never a panic.
+#[test]
+fn never_panics_on_truncated_text() {
+    let text = r#"{"Comment": "é ✓ 𝄞", "StartAt": "A", "States": {"A": {"Type": "Pass", "Result": [1, 2.5, true, null], "End": true}}}"#;
+    check_text(text, "");
+    for (end, _) in text.char_indices().skip(1) {
+        let diagnostics = validate_text(&text[..end]);
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.code == crate::asl::Diagnostic::INVALID_JSON_DESCRIPTION),
+            "no syntax error for {:?}: {diagnostics:?}",
+            &text[..end]
+        );
+    }
+}
