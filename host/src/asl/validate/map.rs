@@ -126,6 +126,17 @@ fn processor_config(ch: &mut Checker, loc: &Loc, value: &Value) {
     let Some(obj) = values::object(ch, loc, "ProcessorConfig", value) else {
         return;
     };
+    // "You must provide this field if you specified DISTRIBUTED for the Mode
+    // sub-field" (Developer Guide, Distributed Map).
+    if obj.get("Mode").and_then(Value::as_str) == Some("DISTRIBUTED")
+        && !obj.contains_key("ExecutionType")
+    {
+        ch.schema(
+            loc,
+            "The field 'ExecutionType' is required but was missing: a DISTRIBUTED Map runs \
+             each item as a STANDARD or EXPRESS child execution",
+        );
+    }
     for (key, value) in obj {
         let field_loc = loc.key(key);
         match key.as_str() {

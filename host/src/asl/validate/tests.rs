@@ -225,12 +225,14 @@ fn map_fields_are_checked_in_place() {
             "MaxConcurrency": -1, "ToleratedFailurePercentage": 105,
             "ItemProcessor": {"QueryLanguage": "JSONata",
                 "ProcessorConfig": {"Mode": "PARALLEL"},
+                "Comment": 5,
                 "StartAt": "P", "States": {"P": pass_end()}}}}}),
         "
 SCHEMA_VALIDATION_FAILED: Field 'MaxConcurrency' is -1; minimum value is 0 at /States/M/MaxConcurrency
 SCHEMA_VALIDATION_FAILED: Field 'ToleratedFailurePercentage' is 105; value should be a number from 0 to 100 at /States/M/ToleratedFailurePercentage
 SCHEMA_VALIDATION_FAILED: Field 'Mode' is \"PARALLEL\"; value should be one of the following: [INLINE, DISTRIBUTED] at /States/M/ItemProcessor/ProcessorConfig/Mode
-SCHEMA_VALIDATION_FAILED: Field 'QueryLanguage' is not supported; set it on the states inside an ItemProcessor or on the state machine at /States/M/ItemProcessor",
+SCHEMA_VALIDATION_FAILED: Field 'QueryLanguage' is not supported; set it on the states inside an ItemProcessor or on the state machine at /States/M/ItemProcessor
+SCHEMA_VALIDATION_FAILED: Expected value of type [STRING] for field 'Comment', got 5 at /States/M/ItemProcessor/Comment",
     );
 }
 
@@ -384,4 +386,16 @@ fn never_panics_on_truncated_text() {
             &text[..end]
         );
     }
+}
+
+#[test]
+fn distributed_maps_name_their_execution_type() {
+    check(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                "StartAt": "P", "States": {"P": pass_end()}}}}}),
+        "SCHEMA_VALIDATION_FAILED: The field 'ExecutionType' is required but was missing: a \
+         DISTRIBUTED Map runs each item as a STANDARD or EXPRESS child execution at \
+         /States/M/ItemProcessor/ProcessorConfig",
+    );
 }
