@@ -21,7 +21,7 @@ use serde_json::Value;
 
 /// Agreement reached with each tool's own expectations; a drop fails.
 const MIN_AGREED_STATELINT: usize = 64;
-const MIN_AGREED_ASL_VALIDATOR: usize = 97;
+const MIN_AGREED_ASL_VALIDATOR: usize = 98;
 /// Message fragments (field names the tools expect in the message) found.
 const MIN_FRAGMENTS_FOUND: usize = 20;
 
