@@ -4,6 +4,7 @@
 //! is invalid; 2 usage errors and host failures (unreadable files, a broken
 //! manifest or component).
 
+mod bench;
 mod pipeline;
 mod run;
 mod validate;
@@ -26,6 +27,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check a pipeline without running it; list every problem.
     Validate(validate::ValidateArgs),
+    /// Run a pipeline many times and print latency, throughput and peak memory.
+    Bench(bench::BenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
+        Command::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(code) => code,

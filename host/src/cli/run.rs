@@ -119,7 +119,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-fn read_input(path: Option<&std::path::Path>) -> anyhow::Result<Value> {
+pub fn read_input(path: Option<&std::path::Path>) -> anyhow::Result<Value> {
     let text = match path {
         None => return Ok(Value::Object(Default::default())),
         Some(p) if p.as_os_str() == "-" => {

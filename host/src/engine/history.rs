@@ -9,6 +9,7 @@
 //! fields inside details are JSON *text*, as on AWS's wire.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
@@ -62,6 +63,8 @@ pub struct History {
     /// Off for runs that only want the result (benchmarks, Express without
     /// `--history`): ids are still counted, nothing is stored or rendered.
     disabled: bool,
+    /// The last id handed out while disabled.
+    counted: AtomicU64,
 }
 
 impl History {
@@ -69,6 +72,7 @@ impl History {
         History {
             events: Mutex::new(Vec::new()),
             disabled: !record,
+            counted: AtomicU64::new(0),
         }
     }
 
@@ -82,12 +86,16 @@ impl History {
         &self,
         previous_event_id: u64,
         kind: &'static str,
-        timestamp: OffsetDateTime,
+        timestamp: impl FnOnce() -> OffsetDateTime,
         details: impl FnOnce() -> Option<(&'static str, Value)>,
     ) -> u64 {
+        if self.disabled {
+            return self.counted.fetch_add(1, Ordering::Relaxed) + 1;
+        }
+        let details = details();
+        let timestamp = timestamp();
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let id = events.len() as u64 + 1;
-        let details = if self.disabled { None } else { details() };
         events.push(HistoryEvent {
             id,
             previous_event_id,
@@ -99,9 +107,6 @@ impl History {
     }
 
     pub fn into_events(self) -> Vec<HistoryEvent> {
-        if self.disabled {
-            return Vec::new();
-        }
         self.events.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 }

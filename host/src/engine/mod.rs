@@ -110,6 +110,7 @@ impl Engine {
             info,
             history: History::new(request.record_history),
             deadline,
+            transitions: Default::default(),
         };
         run.emit(0, "ExecutionStarted", || {
             Some((
@@ -176,6 +177,7 @@ impl Engine {
             cause,
             start_date: start,
             stop_date: self.clock.now(),
+            state_transitions: run.transitions.into_inner(),
             history: run.history.into_events(),
         }
     }
@@ -256,6 +258,8 @@ pub struct Execution {
     pub cause: Option<String>,
     pub start_date: OffsetDateTime,
     pub stop_date: OffsetDateTime,
+    /// How many states were entered, Map iterations and Parallel branches included.
+    pub state_transitions: u64,
     pub history: Vec<HistoryEvent>,
 }
 

@@ -52,13 +52,15 @@ pub(crate) struct Run<'e> {
     pub info: ExecutionInfo,
     pub history: History,
     pub deadline: Option<OffsetDateTime>,
+    /// States entered so far, Map iterations and Parallel branches included.
+    pub transitions: std::sync::atomic::AtomicU64,
 }
 
 /// Where in the execution a state runs: for `$$` and error texts.
 struct StateEnv<'a> {
     state: &'a State,
     entered_id: u64,
-    entered_time: String,
+    entered_time: OffsetDateTime,
     retry_count: u32,
 }
 
@@ -70,7 +72,7 @@ impl<'e> Run<'e> {
         details: impl FnOnce() -> Option<(&'static str, Value)>,
     ) -> u64 {
         self.history
-            .emit(previous_event_id, kind, self.engine.clock.now(), details)
+            .emit(previous_event_id, kind, || self.engine.clock.now(), details)
     }
 
     fn check_deadline(&self) -> Result<(), Failure> {
@@ -132,6 +134,7 @@ impl<'e> Run<'e> {
         vars: &mut Vars,
     ) -> Result<(Value, Option<usize>), Failure> {
         let type_name = state.type_name();
+        self.transitions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let entered = self.engine.clock.now();
         let entered_id = self.emit(*cursor, state_event(type_name, Phase::Entered), || {
             history::state_entered(&state.name, &input)
@@ -147,7 +150,7 @@ impl<'e> Run<'e> {
         let mut env = StateEnv {
             state,
             entered_id,
-            entered_time: format_timestamp(entered),
+            entered_time: entered,
             retry_count: 0,
         };
         let step = match &state.kind {
@@ -224,7 +227,7 @@ impl<'e> Run<'e> {
             context::build(
                 &self.info,
                 &env.state.name,
-                &env.entered_time,
+                &format_timestamp(env.entered_time),
                 matches!(
                     env.state.kind,
                     StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
@@ -351,6 +354,21 @@ impl<'e> Run<'e> {
         input: Value,
         vars: &Vars,
     ) -> Result<Step, Failure> {
+        let io_spec = &env.state.io;
+        let identity = result.is_none()
+            && io_spec.parameters.is_none()
+            && matches!(io_spec.input_path, PathField::Default)
+            && matches!(io_spec.result_path, PathField::Default);
+        if identity {
+            // The input is the result: move it instead of copying it.
+            let assigned = self.assign(env, &input, vars)?;
+            let output = self.output_path(env, input, vars)?;
+            return Ok(Step {
+                output,
+                next: Self::next(env.state),
+                assigned,
+            });
+        }
         let result = match result {
             Some(result) => {
                 // `Result` replaces the effective input, but InputPath/Parameters
@@ -746,6 +764,7 @@ impl<'e> Run<'e> {
             info: self.info.clone(),
             history: History::new(false),
             deadline: self.deadline,
+            transitions: Default::default(),
         });
         let runner = child_run.as_ref().unwrap_or(self);
         let map_cursor = std::sync::Mutex::new(started);
@@ -792,6 +811,10 @@ impl<'e> Run<'e> {
             }
         }
         drop(stream);
+        if let Some(child) = &child_run {
+            let counted = child.transitions.load(std::sync::atomic::Ordering::Relaxed);
+            self.transitions.fetch_add(counted, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some((error, failed_cursor)) = failure {
             *cursor = match map_run {
                 Some(run_started) => self.emit(run_started, "MapRunFailed", || {

@@ -1,0 +1,169 @@
+//! `host bench`: N executions of a pipeline in one process, with latency
+//! quantiles, throughput and peak memory, to size pipelines and compare runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::pipeline;
+use crate::engine::{Engine, ExecutionRequest, ExecutionType, Status};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The pipeline: an ASL state machine definition (JSON).
+    pipeline: PathBuf,
+    /// The execution input as a JSON file. Default: `{}`.
+    #[arg(long, short)]
+    input: Option<PathBuf>,
+    /// The task manifest. Default: `sandstep.toml` beside the pipeline.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// How many executions to run (after one warm-up execution).
+    #[arg(short = 'n', default_value_t = 1000)]
+    count: usize,
+    /// How many executions are in flight at once.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Record full histories, as `host run --history` does.
+    #[arg(long)]
+    history: bool,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = match pipeline::load(&args.pipeline)? {
+        Ok(pipeline) => pipeline,
+        Err(problems) => {
+            super::validate::print_problems(&args.pipeline, &problems);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let input = super::run::read_input(args.input.as_deref())?;
+    let tasks = pipeline::task_runner(&pipeline, args.manifest.as_deref())?;
+    let engine = Arc::new(Engine::new(tasks));
+    let machine = Arc::new(pipeline.machine);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let request = ExecutionRequest {
+        name: None,
+        state_machine_name: pipeline.name.clone(),
+        input,
+        kind: ExecutionType::Express,
+        record_history: args.history,
+    };
+    let count = args.count.max(1);
+    let concurrency = args.concurrency.clamp(1, count);
+
+    // One warm-up execution: compiles nothing, but faults in code and caches.
+    let warm = runtime.block_on(engine.execute(&machine, request.clone()));
+    if warm.status != Status::Succeeded {
+        anyhow::bail!(
+            "the pipeline did not succeed ({}: {})",
+            warm.error.unwrap_or_default(),
+            warm.cause.unwrap_or_default()
+        );
+    }
+
+    let started = Instant::now();
+    let results: Vec<(Duration, u64, bool)> = runtime.block_on(async {
+        let per_worker = count.div_ceil(concurrency);
+        let workers = (0..concurrency).map(|w| {
+            let engine = Arc::clone(&engine);
+            let machine = Arc::clone(&machine);
+            let request = request.clone();
+            let n = per_worker.min(count.saturating_sub(w * per_worker));
+            tokio::spawn(async move {
+                let mut samples = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let t = Instant::now();
+                    let execution = engine.execute(&machine, request.clone()).await;
+                    samples.push((
+                        t.elapsed(),
+                        execution.state_transitions,
+                        execution.status == Status::Succeeded,
+                    ));
+                }
+                samples
+            })
+        });
+        let mut all = Vec::with_capacity(count);
+        for worker in futures::future::join_all(workers).await {
+            all.extend(worker.unwrap_or_default());
+        }
+        all
+    });
+    let elapsed = started.elapsed();
+
+    let mut latencies: Vec<Duration> = results.iter().map(|r| r.0).collect();
+    latencies.sort_unstable();
+    let transitions: u64 = results.iter().map(|r| r.1).sum();
+    let failed = results.iter().filter(|r| !r.2).count();
+    let quantile = |q: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies.get(index).copied().unwrap_or_default()
+    };
+    let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
+    let figures = json!({
+        "pipeline": args.pipeline.display().to_string(),
+        "executions": results.len(),
+        "failed": failed,
+        "concurrency": concurrency,
+        "median_us": micros(quantile(0.5)),
+        "p90_us": micros(quantile(0.9)),
+        "p99_us": micros(quantile(0.99)),
+        "executions_per_s": results.len() as f64 / seconds,
+        "transitions_per_s": transitions as f64 / seconds,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    if args.json {
+        println!("{figures}");
+    } else {
+        print_table(&figures);
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn micros(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e7).round() / 10.0
+}
+
+fn print_table(figures: &Value) {
+    let get = |k: &str| figures[k].as_f64().unwrap_or_default();
+    println!("{}", figures["pipeline"].as_str().unwrap_or_default());
+    println!(
+        "  executions   {} ({} failed), {} in flight",
+        figures["executions"], figures["failed"], figures["concurrency"]
+    );
+    println!(
+        "  latency      median {:.1} µs   p90 {:.1} µs   p99 {:.1} µs",
+        get("median_us"),
+        get("p90_us"),
+        get("p99_us")
+    );
+    println!(
+        "  throughput   {:.0} executions/s   {:.0} state transitions/s",
+        get("executions_per_s"),
+        get("transitions_per_s")
+    );
+    match figures["peak_rss_mib"].as_f64() {
+        Some(mib) => println!("  peak memory  {mib:.1} MiB"),
+        None => println!("  peak memory  unknown on this platform"),
+    }
+}
+
+/// The process's peak resident set (`VmHWM`), where the OS tells it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
