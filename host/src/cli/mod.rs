@@ -6,6 +6,7 @@
 
 mod bench;
 mod pipeline;
+mod progress;
 mod run;
 mod validate;
 

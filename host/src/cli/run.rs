@@ -63,6 +63,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.virtual_time {
         engine = engine.with_clock(Clock::virtual_time());
     }
+    if let Some(progress) = super::progress::MapProgress::for_terminal() {
+        engine = engine.with_observer(progress);
+    }
     let unknown = engine.check_resources(&pipeline.machine);
     if !unknown.is_empty() {
         for problem in &unknown {

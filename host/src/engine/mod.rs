@@ -21,6 +21,7 @@ pub use history::HistoryEvent;
 pub use io::json_len;
 pub use task::{NoTasks, TaskCall, TaskFuture, TaskRunner};
 
+
 use crate::asl::model::StateMachine;
 use crate::errors::names;
 use context::ExecutionInfo;
@@ -36,6 +37,18 @@ pub struct Engine {
     tasks: Arc<dyn TaskRunner>,
     clock: Clock,
     payload_limit: usize,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+/// Watches long-running work, e.g. to draw a progress bar. Calls come from
+/// the execution's tasks and must return quickly.
+pub trait Observer: Send + Sync {
+    /// A Map state started `total` iterations.
+    fn map_started(&self, state: &str, total: usize);
+    /// One iteration of the Map state `state` ended.
+    fn map_iteration_done(&self, state: &str);
+    /// The Map state `state` ended, successfully or not.
+    fn map_finished(&self, state: &str);
 }
 
 impl Engine {
@@ -44,6 +57,7 @@ impl Engine {
             tasks,
             clock: Clock::Real,
             payload_limit: DEFAULT_PAYLOAD_LIMIT,
+            observer: None,
         }
     }
 
@@ -57,6 +71,12 @@ impl Engine {
     /// `States.DataLimitExceeded`. Default [`DEFAULT_PAYLOAD_LIMIT`].
     pub fn with_payload_limit(mut self, bytes: usize) -> Self {
         self.payload_limit = bytes;
+        self
+    }
+
+    /// Reports Map progress to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 

@@ -776,12 +776,19 @@ impl<'e> Run<'e> {
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
         use futures::StreamExt;
+        let observer = self.engine.observer.as_deref();
+        if let Some(observer) = observer {
+            observer.map_started(&env.state.name, items.len());
+        }
         let mut stream = futures::stream::iter(iterations).buffered(limit);
         let mut outputs = Vec::with_capacity(items.len());
         let mut failures = 0usize;
         let mut last = map_run.unwrap_or(started);
         let mut failure = None;
         while let Some(outcome) = stream.next().await {
+            if let Some(observer) = observer {
+                observer.map_iteration_done(&env.state.name);
+            }
             match outcome? {
                 Ok((output, id)) => {
                     if map_run.is_none() {
@@ -811,6 +818,9 @@ impl<'e> Run<'e> {
             }
         }
         drop(stream);
+        if let Some(observer) = observer {
+            observer.map_finished(&env.state.name);
+        }
         if let Some(child) = &child_run {
             let counted = child.transitions.load(std::sync::atomic::Ordering::Relaxed);
             self.transitions.fetch_add(counted, std::sync::atomic::Ordering::Relaxed);
