@@ -129,7 +129,11 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_table(&figures);
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn micros(d: Duration) -> f64 {

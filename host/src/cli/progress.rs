@@ -35,8 +35,10 @@ impl Observer for MapProgress {
             return;
         }
         let bar = self.bars.add(ProgressBar::new(total as u64));
-        let style = ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} items ({per_sec}, {eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{msg} {wide_bar} {pos}/{len} items ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(state.to_owned());
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());

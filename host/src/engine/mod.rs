@@ -21,7 +21,6 @@ pub use history::HistoryEvent;
 pub use io::json_len;
 pub use task::{NoTasks, TaskCall, TaskFuture, TaskRunner};
 
-
 use crate::asl::model::StateMachine;
 use crate::errors::names;
 use context::ExecutionInfo;

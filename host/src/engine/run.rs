@@ -134,7 +134,8 @@ impl<'e> Run<'e> {
         vars: &mut Vars,
     ) -> Result<(Value, Option<usize>), Failure> {
         let type_name = state.type_name();
-        self.transitions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.transitions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let entered = self.engine.clock.now();
         let entered_id = self.emit(*cursor, state_event(type_name, Phase::Entered), || {
             history::state_entered(&state.name, &input)
@@ -823,7 +824,8 @@ impl<'e> Run<'e> {
         }
         if let Some(child) = &child_run {
             let counted = child.transitions.load(std::sync::atomic::Ordering::Relaxed);
-            self.transitions.fetch_add(counted, std::sync::atomic::Ordering::Relaxed);
+            self.transitions
+                .fetch_add(counted, std::sync::atomic::Ordering::Relaxed);
         }
         if let Some((error, failed_cursor)) = failure {
             *cursor = match map_run {
