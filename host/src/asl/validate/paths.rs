@@ -80,12 +80,10 @@ pub(crate) fn intrinsic(s: &str) -> Result<(), String> {
     Intrinsic::parse(s).map(drop).map_err(|e| describe(&e))
 }
 
-/// A JSONata expression (the text inside `{% ... %}`).
+/// A JSONata expression (the text inside `{% ... %}`), parsed by the
+/// engine's JSONata compiler; the error is the parser's message.
 pub(crate) fn jsonata(expr: &str) -> Result<(), String> {
-    if expr.trim().is_empty() {
-        return Err("Unexpected end of expression".to_owned());
-    }
-    Ok(())
+    crate::query::jsonata::check_expression(expr)
 }
 
 /// Intrinsics whose result is a string, the only ones `ErrorPath` and
