@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::query::choice::ChoiceRule;
+use crate::query::jsonata::JsonataValue;
 use crate::query::jsonpath::JsonPath;
 use crate::query::payload::Template;
 
@@ -45,8 +46,21 @@ pub struct State {
     pub transition: Transition,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
-    /// JSONPath-mode `Assign`: a template evaluated against the state input.
-    pub assign: Option<Template>,
+    /// `Assign`: new workflow variables, evaluated with the values at state entry.
+    pub assign: Option<Assign>,
+    /// JSONata `Output`: the state output; absent means the result (or the input).
+    pub output: Option<JsonataValue>,
+    /// JSONata `Arguments`: the input of a Task or of Parallel branches.
+    pub arguments: Option<JsonataValue>,
+}
+
+/// `Assign` in either query language.
+#[derive(Debug)]
+pub enum Assign {
+    /// JSONPath: a payload template whose `$` is the state result.
+    Path(Template),
+    /// JSONata: an object of expressions over `$states`.
+    Jsonata(JsonataValue),
 }
 
 impl State {
@@ -78,7 +92,7 @@ pub enum StateKind {
     },
     Task(TaskSpec),
     Choice {
-        choices: Vec<(ChoiceRule, usize)>,
+        choices: Vec<ChoiceBranch>,
         default: Option<usize>,
     },
     Wait(WaitSpec),
@@ -91,6 +105,23 @@ pub enum StateKind {
         branches: Vec<Arc<StateMachine>>,
     },
     Map(MapSpec),
+}
+
+/// One rule of a Choice state, with where it leads and what it assigns.
+#[derive(Debug)]
+pub struct ChoiceBranch {
+    pub condition: Condition,
+    pub next: usize,
+    pub assign: Option<Assign>,
+    pub output: Option<JsonataValue>,
+}
+
+#[derive(Debug)]
+pub enum Condition {
+    /// A JSONPath comparison rule (with And/Or/Not).
+    Rule(ChoiceRule),
+    /// A JSONata `Condition`: `true`, `false` or an expression.
+    Jsonata(JsonataValue),
 }
 
 /// `InputPath`, `Parameters`, `ResultSelector`, `ResultPath`, `OutputPath`
@@ -125,6 +156,7 @@ pub struct TaskSpec {
 pub enum SecondsField {
     Literal(u64),
     Path(JsonPath),
+    Jsonata(JsonataValue),
 }
 
 #[derive(Debug)]
@@ -133,6 +165,10 @@ pub enum WaitSpec {
     SecondsPath(JsonPath),
     Timestamp(String),
     TimestampPath(JsonPath),
+    /// JSONata `Seconds`.
+    SecondsExpr(JsonataValue),
+    /// JSONata `Timestamp`.
+    TimestampExpr(JsonataValue),
 }
 
 /// `Error`/`ErrorPath` or `Cause`/`CausePath` of a Fail state.
@@ -142,6 +178,7 @@ pub enum FailField {
     Literal(String),
     Path(JsonPath),
     Intrinsic(crate::query::intrinsics::Intrinsic),
+    Jsonata(JsonataValue),
 }
 
 #[derive(Debug)]
@@ -149,12 +186,21 @@ pub struct MapSpec {
     pub processor: Arc<StateMachine>,
     pub distributed: bool,
     pub items_path: PathField,
+    /// JSONata `Items`; absent means the state input.
+    pub items: Option<JsonataValue>,
     /// `ItemSelector`, or the legacy Map `Parameters`.
-    pub item_selector: Option<Template>,
+    pub item_selector: Option<Selector>,
     pub max_concurrency: CountField,
     pub tolerated_failure_count: Option<CountField>,
     pub tolerated_failure_percentage: Option<PercentField>,
     pub label: Option<String>,
+}
+
+/// A Map's `ItemSelector` in either query language.
+#[derive(Debug)]
+pub enum Selector {
+    Path(Template),
+    Jsonata(JsonataValue),
 }
 
 /// An integer setting, literal or read from the input by a reference path.
@@ -162,12 +208,14 @@ pub struct MapSpec {
 pub enum CountField {
     Literal(u64),
     Path(JsonPath),
+    Jsonata(JsonataValue),
 }
 
 #[derive(Debug)]
 pub enum PercentField {
     Literal(f64),
     Path(JsonPath),
+    Jsonata(JsonataValue),
 }
 
 #[derive(Debug)]
@@ -191,4 +239,7 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     pub next: usize,
     pub result_path: PathField,
+    pub assign: Option<Assign>,
+    /// JSONata `Output`; absent means `$states.errorOutput`.
+    pub output: Option<JsonataValue>,
 }

@@ -13,6 +13,7 @@ use super::Diagnostic;
 use super::model::*;
 use crate::query::choice::ChoiceRule;
 use crate::query::intrinsics::Intrinsic;
+use crate::query::jsonata::JsonataValue;
 use crate::query::jsonpath::JsonPath;
 use crate::query::payload::Template;
 
@@ -150,8 +151,8 @@ impl Builder {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
-                timeout: self.seconds(f, "TimeoutSeconds", at),
-                heartbeat: self.seconds(f, "HeartbeatSeconds", at),
+                timeout: self.seconds(f, "TimeoutSeconds", at, language),
+                heartbeat: self.seconds(f, "HeartbeatSeconds", at, language),
             }),
             "Choice" => {
                 let mut choices = Vec::new();
@@ -164,29 +165,41 @@ impl Builder {
                     .enumerate()
                 {
                     let rule_at = format!("{at}/Choices/{i}");
-                    let next = rule.get("Next");
-                    let next = target(self, &format!("Choices/{i}/Next"), next);
-                    match ChoiceRule::parse(rule) {
-                        Ok(compiled) => {
-                            if let Some(next) = next {
-                                choices.push((compiled, next));
+                    let next = target(self, &format!("Choices/{i}/Next"), rule.get("Next"));
+                    let condition = if language == QueryLanguage::JsonAta {
+                        self.jsonata(rule.get("Condition"), &format!("{rule_at}/Condition"))
+                            .map(Condition::Jsonata)
+                    } else {
+                        match ChoiceRule::parse(rule) {
+                            Ok(compiled) => Some(Condition::Rule(compiled)),
+                            Err(problems) => {
+                                for p in problems {
+                                    self.problem(format!("{rule_at}{}", p.pointer), p.message);
+                                }
+                                None
                             }
                         }
-                        Err(problems) => {
-                            for p in problems {
-                                self.problem(format!("{rule_at}{}", p.pointer), p.message);
-                            }
-                        }
+                    };
+                    let assign =
+                        self.assign(rule.get("Assign"), &format!("{rule_at}/Assign"), language);
+                    let output = self.jsonata(rule.get("Output"), &format!("{rule_at}/Output"));
+                    if let (Some(condition), Some(next)) = (condition, next) {
+                        choices.push(ChoiceBranch {
+                            condition,
+                            next,
+                            assign,
+                            output,
+                        });
                     }
                 }
                 let default = target(self, "Default", f.get("Default"));
                 StateKind::Choice { choices, default }
             }
-            "Wait" => StateKind::Wait(self.wait(f, at)),
+            "Wait" => StateKind::Wait(self.wait(f, at, language)),
             "Succeed" => StateKind::Succeed,
             "Fail" => StateKind::Fail {
-                error: self.fail_field(f, "Error", at),
-                cause: self.fail_field(f, "Cause", at),
+                error: self.fail_field(f, "Error", at, language),
+                cause: self.fail_field(f, "Cause", at, language),
             },
             "Parallel" => {
                 let branches = f
@@ -208,7 +221,7 @@ impl Builder {
                     .collect();
                 StateKind::Parallel { branches }
             }
-            "Map" => StateKind::Map(self.map(f, at, machine_language)),
+            "Map" => StateKind::Map(self.map(f, at, machine_language, language)),
             other => {
                 self.problem(
                     format!("{at}/Type"),
@@ -232,6 +245,12 @@ impl Builder {
                     next,
                     result_path: self
                         .path_field(c.get("ResultPath"), &format!("{at}/Catch/{i}/ResultPath")),
+                    assign: self.assign(
+                        c.get("Assign"),
+                        &format!("{at}/Catch/{i}/Assign"),
+                        language,
+                    ),
+                    output: self.jsonata(c.get("Output"), &format!("{at}/Catch/{i}/Output")),
                 })
             })
             .collect();
@@ -250,10 +269,14 @@ impl Builder {
         } else {
             IoProcessing::default()
         };
-        let assign = if language == QueryLanguage::JsonPath {
-            self.template(f.get("Assign"), &format!("{at}/Assign"))
+        let assign = self.assign(f.get("Assign"), &format!("{at}/Assign"), language);
+        let (output, arguments) = if language == QueryLanguage::JsonAta {
+            (
+                self.jsonata(f.get("Output"), &format!("{at}/Output")),
+                self.jsonata(f.get("Arguments"), &format!("{at}/Arguments")),
+            )
         } else {
-            None
+            (None, None)
         };
         State {
             name: name.to_owned(),
@@ -264,6 +287,33 @@ impl Builder {
             retry,
             catch,
             assign,
+            output,
+            arguments,
+        }
+    }
+
+    /// A JSONata-mode field: `{% %}` expressions anywhere inside it.
+    fn jsonata(&mut self, value: Option<&Value>, at: &str) -> Option<JsonataValue> {
+        match JsonataValue::parse(value?) {
+            Ok(compiled) => Some(compiled),
+            Err(problems) => {
+                for p in problems {
+                    self.problem(format!("{at}{}", p.pointer), p.message);
+                }
+                None
+            }
+        }
+    }
+
+    fn assign(
+        &mut self,
+        value: Option<&Value>,
+        at: &str,
+        language: QueryLanguage,
+    ) -> Option<Assign> {
+        match language {
+            QueryLanguage::JsonPath => self.template(value, at).map(Assign::Path),
+            QueryLanguage::JsonAta => self.jsonata(value, at).map(Assign::Jsonata),
         }
     }
 
@@ -304,7 +354,18 @@ impl Builder {
         }
     }
 
-    fn seconds(&mut self, f: &Map<String, Value>, field: &str, at: &str) -> Option<SecondsField> {
+    fn seconds(
+        &mut self,
+        f: &Map<String, Value>,
+        field: &str,
+        at: &str,
+        language: QueryLanguage,
+    ) -> Option<SecondsField> {
+        if language == QueryLanguage::JsonAta {
+            return self
+                .jsonata(f.get(field), &format!("{at}/{field}"))
+                .map(SecondsField::Jsonata);
+        }
         if let Some(n) = f.get(field).and_then(Value::as_u64) {
             return Some(SecondsField::Literal(n));
         }
@@ -314,7 +375,15 @@ impl Builder {
             .map(SecondsField::Path)
     }
 
-    fn wait(&mut self, f: &Map<String, Value>, at: &str) -> WaitSpec {
+    fn wait(&mut self, f: &Map<String, Value>, at: &str, language: QueryLanguage) -> WaitSpec {
+        if language == QueryLanguage::JsonAta {
+            if let Some(seconds) = self.jsonata(f.get("Seconds"), &format!("{at}/Seconds")) {
+                return WaitSpec::SecondsExpr(seconds);
+            }
+            if let Some(timestamp) = self.jsonata(f.get("Timestamp"), &format!("{at}/Timestamp")) {
+                return WaitSpec::TimestampExpr(timestamp);
+            }
+        }
         if let Some(n) = f.get("Seconds").and_then(Value::as_u64) {
             return WaitSpec::Seconds(n);
         }
@@ -341,7 +410,18 @@ impl Builder {
         WaitSpec::Seconds(0)
     }
 
-    fn fail_field(&mut self, f: &Map<String, Value>, field: &str, at: &str) -> FailField {
+    fn fail_field(
+        &mut self,
+        f: &Map<String, Value>,
+        field: &str,
+        at: &str,
+        language: QueryLanguage,
+    ) -> FailField {
+        if language == QueryLanguage::JsonAta {
+            return self
+                .jsonata(f.get(field), &format!("{at}/{field}"))
+                .map_or(FailField::Absent, FailField::Jsonata);
+        }
         if let Some(text) = f.get(field).and_then(Value::as_str) {
             return FailField::Literal(text.to_owned());
         }
@@ -364,7 +444,18 @@ impl Builder {
         }
     }
 
-    fn count(&mut self, f: &Map<String, Value>, field: &str, at: &str) -> Option<CountField> {
+    fn count(
+        &mut self,
+        f: &Map<String, Value>,
+        field: &str,
+        at: &str,
+        language: QueryLanguage,
+    ) -> Option<CountField> {
+        if language == QueryLanguage::JsonAta {
+            return self
+                .jsonata(f.get(field), &format!("{at}/{field}"))
+                .map(CountField::Jsonata);
+        }
         if let Some(n) = f.get(field).and_then(Value::as_u64) {
             return Some(CountField::Literal(n));
         }
@@ -379,6 +470,7 @@ impl Builder {
         f: &Map<String, Value>,
         at: &str,
         machine_language: QueryLanguage,
+        language: QueryLanguage,
     ) -> MapSpec {
         let (body_field, body) = match (f.get("ItemProcessor"), f.get("Iterator")) {
             (Some(body), _) => ("ItemProcessor", body),
@@ -402,24 +494,39 @@ impl Builder {
         } else {
             "Parameters"
         };
-        let tolerated_failure_percentage =
-            if let Some(p) = f.get("ToleratedFailurePercentage").and_then(Value::as_f64) {
-                Some(PercentField::Literal(p))
-            } else {
-                f.get("ToleratedFailurePercentagePath")
-                    .and_then(Value::as_str)
-                    .and_then(|src| self.path(src, &format!("{at}/ToleratedFailurePercentagePath")))
-                    .map(PercentField::Path)
-            };
+        let jsonata = language == QueryLanguage::JsonAta;
+        let tolerated_failure_percentage = if jsonata {
+            self.jsonata(
+                f.get("ToleratedFailurePercentage"),
+                &format!("{at}/ToleratedFailurePercentage"),
+            )
+            .map(PercentField::Jsonata)
+        } else if let Some(p) = f.get("ToleratedFailurePercentage").and_then(Value::as_f64) {
+            Some(PercentField::Literal(p))
+        } else {
+            f.get("ToleratedFailurePercentagePath")
+                .and_then(Value::as_str)
+                .and_then(|src| self.path(src, &format!("{at}/ToleratedFailurePercentagePath")))
+                .map(PercentField::Path)
+        };
+        let selector_at = format!("{at}/{selector_field}");
+        let item_selector = if jsonata {
+            self.jsonata(f.get(selector_field), &selector_at)
+                .map(Selector::Jsonata)
+        } else {
+            self.template(f.get(selector_field), &selector_at)
+                .map(Selector::Path)
+        };
         MapSpec {
             processor,
             distributed,
             items_path: self.path_field(f.get("ItemsPath"), &format!("{at}/ItemsPath")),
-            item_selector: self.template(f.get(selector_field), &format!("{at}/{selector_field}")),
+            items: self.jsonata(f.get("Items").filter(|_| jsonata), &format!("{at}/Items")),
+            item_selector,
             max_concurrency: self
-                .count(f, "MaxConcurrency", at)
+                .count(f, "MaxConcurrency", at, language)
                 .unwrap_or(CountField::Literal(0)),
-            tolerated_failure_count: self.count(f, "ToleratedFailureCount", at),
+            tolerated_failure_count: self.count(f, "ToleratedFailureCount", at, language),
             tolerated_failure_percentage,
             label: f.get("Label").and_then(Value::as_str).map(str::to_owned),
         }

@@ -23,6 +23,7 @@ pub use task::{NoTasks, TaskCall, TaskFuture, TaskRunner};
 
 use crate::asl::model::StateMachine;
 use crate::errors::names;
+use crate::query::jsonata::JsonataError;
 use context::ExecutionInfo;
 use history::{History, format_timestamp};
 use run::{Failure, Run};
@@ -170,7 +171,8 @@ impl Engine {
                 });
                 (Status::Succeeded, Some(output), None, None)
             }
-            Err(Failure::Error(e)) => {
+            // The interpreter settles evaluation failures into errors; both end the execution.
+            Err(Failure::Error(e)) | Err(Failure::Evaluation(JsonataError { error: e, .. })) => {
                 run.emit(cursor, "ExecutionFailed", || {
                     history::error_details("executionFailedEventDetails", &e.error, &e.cause)
                 });

@@ -19,6 +19,7 @@ use super::io;
 use super::{Engine, TaskCall};
 use crate::asl::model::*;
 use crate::errors::{AslError, names};
+use crate::query::jsonata::{JsonataEnv, JsonataError, JsonataValue, fields as jsonata_fields};
 use crate::query::jsonpath::Root;
 use crate::query::{LazyContext, Scope};
 
@@ -29,6 +30,15 @@ pub(crate) enum Failure {
     Error(AslError),
     /// The execution's own `TimeoutSeconds` ran out: nothing catches this.
     TimedOut,
+    /// A JSONata expression failed; becomes an `EvaluationFailed` event and
+    /// then an ASL error (`States.QueryEvaluationError`).
+    Evaluation(JsonataError),
+}
+
+impl From<JsonataError> for Failure {
+    fn from(error: JsonataError) -> Self {
+        Failure::Evaluation(error)
+    }
 }
 
 impl From<AslError> for Failure {
@@ -60,8 +70,16 @@ pub(crate) struct Run<'e> {
 struct StateEnv<'a> {
     state: &'a State,
     entered_id: u64,
+    /// The event the Entered event points at: `EvaluationFailed` points there too.
+    entered_prev: u64,
     entered_time: OffsetDateTime,
     retry_count: u32,
+}
+
+impl StateEnv<'_> {
+    fn jsonata(&self) -> bool {
+        self.state.query_language == QueryLanguage::JsonAta
+    }
 }
 
 impl<'e> Run<'e> {
@@ -137,20 +155,15 @@ impl<'e> Run<'e> {
         self.transitions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let entered = self.engine.clock.now();
+        let entered_prev = *cursor;
         let entered_id = self.emit(*cursor, state_event(type_name, Phase::Entered), || {
             history::state_entered(&state.name, &input)
         });
         *cursor = entered_id;
-        if state.query_language == QueryLanguage::JsonAta {
-            return Err(self.state_error(
-                state,
-                entered_id,
-                AslError::runtime("JSONata states are not supported yet; use JSONPath"),
-            ));
-        }
         let mut env = StateEnv {
             state,
             entered_id,
+            entered_prev,
             entered_time: entered,
             retry_count: 0,
         };
@@ -163,13 +176,13 @@ impl<'e> Run<'e> {
             StateKind::Succeed => self.succeed(&env, input, vars),
             StateKind::Fail { error, cause } => {
                 let failure = self.fail(&env, error, cause, &input, vars);
-                return Err(self.wrap(state, entered_id, failure));
+                return Err(self.settle(&env, cursor, failure));
             }
             StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
                 self.retrying(&mut env, input, cursor, vars).await
             }
         };
-        let step = step.map_err(|failure| self.wrap(state, entered_id, failure))?;
+        let step = step.map_err(|failure| self.settle(&env, cursor, failure))?;
         let limit = self.engine.payload_limit;
         if io::json_len(&step.output) > limit {
             return Err(Failure::Error(AslError::new(
@@ -190,16 +203,39 @@ impl<'e> Run<'e> {
         Ok((step.output, step.next))
     }
 
-    /// Adds AWS's "An error occurred while executing the state ..." prefix to
-    /// runtime errors raised by the state's own fields.
-    fn wrap(&self, state: &State, entered_id: u64, failure: Failure) -> Failure {
+    /// Turns a failure inside a state into what the execution sees: AWS's
+    /// "An error occurred while executing the state ..." prefix on runtime
+    /// and query errors, and an `EvaluationFailed` event for JSONata errors.
+    fn settle(&self, env: &StateEnv<'_>, cursor: &mut u64, failure: Failure) -> Failure {
         match failure {
-            Failure::Error(error) => self.state_error(state, entered_id, error),
-            other => other,
+            Failure::Error(error) => self.state_error(env.state, env.entered_id, error),
+            Failure::Evaluation(failed) => {
+                let Failure::Error(error) =
+                    self.state_error(env.state, env.entered_id, failed.error)
+                else {
+                    unreachable!("state_error returns an error");
+                };
+                *cursor = self.emit(env.entered_prev, "EvaluationFailed", || {
+                    let mut details = json!({
+                        "error": error.error,
+                        "cause": error.cause,
+                        "state": env.state.name,
+                    });
+                    if let (Some(location), Some(object)) =
+                        (&failed.location, details.as_object_mut())
+                    {
+                        object.insert("location".into(), json!(location));
+                    }
+                    Some(("evaluationFailedEventDetails", details))
+                });
+                Failure::Error(error)
+            }
+            Failure::TimedOut => Failure::TimedOut,
         }
     }
 
     fn state_error(&self, state: &State, entered_id: u64, mut error: AslError) -> Failure {
+        // Returns `Failure` (always `Failure::Error`) so callers can `return` it.
         let prefixed = matches!(
             error.error.as_str(),
             names::RUNTIME | names::QUERY_EVALUATION_ERROR
@@ -246,6 +282,27 @@ impl<'e> Run<'e> {
         f(&scope)
     }
 
+    /// Evaluates `f` with `$states.input` = `input` (plus `result` and
+    /// `errorOutput` where given) and the variables as of state entry.
+    #[allow(clippy::too_many_arguments, reason = "each is one part of `$states`")]
+    fn with_jsonata<T>(
+        &self,
+        env: &StateEnv<'_>,
+        input: &Value,
+        vars: &Vars,
+        map_item: Option<MapItem<'_>>,
+        result: Option<&Value>,
+        error_output: Option<&Value>,
+        f: impl FnOnce(&JsonataEnv<'_>) -> T,
+    ) -> T {
+        self.with_scope(env, input, vars, map_item, |scope| {
+            let mut jsonata = JsonataEnv::from(scope);
+            jsonata.result = result;
+            jsonata.error_output = error_output;
+            f(&jsonata)
+        })
+    }
+
     /// `InputPath` or `OutputPath`: absent means `$`, `null` means `{}`.
     /// Input-rooted paths borrow from `value`; others (`$$`, `$var`) copy.
     fn select<'v>(
@@ -276,7 +333,18 @@ impl<'e> Run<'e> {
         env: &StateEnv<'_>,
         raw: &'v Value,
         vars: &Vars,
-    ) -> Result<Cow<'v, Value>, AslError> {
+    ) -> Result<Cow<'v, Value>, Failure> {
+        if env.jsonata() {
+            return match &env.state.arguments {
+                Some(arguments) => {
+                    let value = self.with_jsonata(env, raw, vars, None, None, None, |j| {
+                        arguments.eval("Arguments", j)
+                    })?;
+                    Ok(Cow::Owned(value))
+                }
+                None => Ok(Cow::Borrowed(raw)),
+            };
+        }
         let selected = self.select(env, &env.state.io.input_path, raw, vars)?;
         match &env.state.io.parameters {
             None => Ok(selected),
@@ -296,7 +364,10 @@ impl<'e> Run<'e> {
         result: Value,
         vars: &Vars,
         next: Option<usize>,
-    ) -> Result<Step, AslError> {
+    ) -> Result<Step, Failure> {
+        if env.jsonata() {
+            return self.finish_jsonata(env, raw_input, Some(result), vars, next);
+        }
         let io_spec = &env.state.io;
         let result = match &io_spec.result_selector {
             Some(selector) => {
@@ -304,7 +375,7 @@ impl<'e> Run<'e> {
             }
             None => result,
         };
-        let assigned = self.assign(env, &result, vars)?;
+        let assigned = self.assign_path(env, env.state.assign.as_ref(), &result, vars)?;
         let merged = io::merge_result(&io_spec.result_path, raw_input, result)?;
         let output = self.output_path(env, merged, vars)?;
         Ok(Step {
@@ -326,19 +397,105 @@ impl<'e> Run<'e> {
         }
     }
 
-    fn assign(
+    /// JSONPath-mode `Assign` (a template whose `$` is `value`); a JSONata
+    /// one is evaluated by [`Run::assign_jsonata`].
+    fn assign_path(
         &self,
         env: &StateEnv<'_>,
-        input: &Value,
+        assign: Option<&Assign>,
+        value: &Value,
         vars: &Vars,
-    ) -> Result<Option<Vars>, AslError> {
-        let Some(template) = &env.state.assign else {
-            return Ok(None);
+    ) -> Result<Option<Vars>, Failure> {
+        match assign {
+            None => Ok(None),
+            Some(Assign::Path(template)) => {
+                match self.with_scope(env, value, vars, None, |scope| template.eval(scope))? {
+                    Value::Object(assigned) => Ok(Some(assigned)),
+                    _ => Ok(None),
+                }
+            }
+            Some(Assign::Jsonata(_)) => self.assign_jsonata(env, assign, value, None, None, vars),
+        }
+    }
+
+    /// JSONata `Assign`: with `$states.input` and, where given, `result` or `errorOutput`.
+    fn assign_jsonata(
+        &self,
+        env: &StateEnv<'_>,
+        assign: Option<&Assign>,
+        input: &Value,
+        result: Option<&Value>,
+        error_output: Option<&Value>,
+        vars: &Vars,
+    ) -> Result<Option<Vars>, Failure> {
+        let assigned = match assign {
+            None => return Ok(None),
+            Some(Assign::Path(template)) => {
+                let value = error_output.or(result).unwrap_or(input);
+                self.with_scope(env, value, vars, None, |scope| template.eval(scope))?
+            }
+            Some(Assign::Jsonata(template)) => {
+                self.with_jsonata(env, input, vars, None, result, error_output, |j| {
+                    template.eval("Assign", j)
+                })?
+            }
         };
-        match self.with_scope(env, input, vars, None, |scope| template.eval(scope))? {
+        match assigned {
             Value::Object(assigned) => Ok(Some(assigned)),
             _ => Ok(None),
         }
+    }
+
+    /// JSONata mode's end of a state: `Assign` and `Output` see `$states.input`
+    /// and `$states.result` (where there is one); without `Output`, the
+    /// output is the result, or the input.
+    fn finish_jsonata(
+        &self,
+        env: &StateEnv<'_>,
+        raw_input: Value,
+        result: Option<Value>,
+        vars: &Vars,
+        next: Option<usize>,
+    ) -> Result<Step, Failure> {
+        self.finish_with(
+            env,
+            env.state.assign.as_ref(),
+            env.state.output.as_ref(),
+            raw_input,
+            result,
+            vars,
+            next,
+        )
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a state's or a Choice rule's whole ending"
+    )]
+    fn finish_with(
+        &self,
+        env: &StateEnv<'_>,
+        assign: Option<&Assign>,
+        output: Option<&JsonataValue>,
+        raw_input: Value,
+        result: Option<Value>,
+        vars: &Vars,
+        next: Option<usize>,
+    ) -> Result<Step, Failure> {
+        let assigned = self.assign_jsonata(env, assign, &raw_input, result.as_ref(), None, vars)?;
+        let output = match output {
+            Some(output) => {
+                self.with_jsonata(env, &raw_input, vars, None, result.as_ref(), None, |j| {
+                    output.eval("Output", j)
+                })?
+            }
+            None => result.unwrap_or(raw_input),
+        };
+        Ok(Step {
+            output,
+            next,
+            assigned,
+        })
     }
 
     fn next(state: &State) -> Option<usize> {
@@ -355,6 +512,9 @@ impl<'e> Run<'e> {
         input: Value,
         vars: &Vars,
     ) -> Result<Step, Failure> {
+        if env.jsonata() {
+            return self.finish_jsonata(env, input, None, vars, Self::next(env.state));
+        }
         let io_spec = &env.state.io;
         let identity = result.is_none()
             && io_spec.parameters.is_none()
@@ -362,7 +522,7 @@ impl<'e> Run<'e> {
             && matches!(io_spec.result_path, PathField::Default);
         if identity {
             // The input is the result: move it instead of copying it.
-            let assigned = self.assign(env, &input, vars)?;
+            let assigned = self.assign_path(env, env.state.assign.as_ref(), &input, vars)?;
             let output = self.output_path(env, input, vars)?;
             return Ok(Step {
                 output,
@@ -379,10 +539,13 @@ impl<'e> Run<'e> {
             }
             None => self.effective_input(env, &input, vars)?.into_owned(),
         };
-        Ok(self.finish(env, input, result, vars, Self::next(env.state))?)
+        self.finish(env, input, result, vars, Self::next(env.state))
     }
 
     fn succeed(&self, env: &StateEnv<'_>, input: Value, vars: &Vars) -> Result<Step, Failure> {
+        if env.jsonata() {
+            return self.finish_jsonata(env, input, None, vars, None);
+        }
         let effective = self.effective_input(env, &input, vars)?.into_owned();
         let output = self.output_path(env, effective, vars)?;
         Ok(Step {
@@ -395,28 +558,51 @@ impl<'e> Run<'e> {
     fn choice(
         &self,
         env: &StateEnv<'_>,
-        choices: &[(crate::query::choice::ChoiceRule, usize)],
+        choices: &[ChoiceBranch],
         default: Option<usize>,
         input: Value,
         vars: &Vars,
     ) -> Result<Step, Failure> {
         let effective = self.effective_input(env, &input, vars)?.into_owned();
         let mut chosen = None;
-        for (rule, next) in choices {
-            let matched = self.with_scope(env, &effective, vars, None, |scope| rule.eval(scope))?;
+        for branch in choices {
+            let matched = match &branch.condition {
+                Condition::Rule(rule) => {
+                    self.with_scope(env, &effective, vars, None, |scope| rule.eval(scope))?
+                }
+                Condition::Jsonata(condition) => {
+                    self.with_jsonata(env, &effective, vars, None, None, None, |j| {
+                        condition.eval_condition("Condition", j)
+                    })?
+                }
+            };
             if matched {
-                chosen = Some(*next);
+                chosen = Some(branch);
                 break;
             }
         }
-        let Some(next) = chosen.or(default) else {
-            return Err(AslError::new(
-                names::NO_CHOICE_MATCHED,
-                "No Choice Rule matched and no Default was specified",
-            )
-            .into());
+        // A matching rule's Assign and Output replace the state's own.
+        let (next, assign, output) = match chosen {
+            Some(branch) => (branch.next, branch.assign.as_ref(), branch.output.as_ref()),
+            None => {
+                let Some(default) = default else {
+                    return Err(AslError::new(
+                        names::NO_CHOICE_MATCHED,
+                        "No Choice Rule matched and no Default was specified",
+                    )
+                    .into());
+                };
+                (
+                    default,
+                    env.state.assign.as_ref(),
+                    env.state.output.as_ref(),
+                )
+            }
         };
-        let assigned = self.assign(env, &effective, vars)?;
+        if env.jsonata() {
+            return self.finish_with(env, assign, output, effective, None, vars, Some(next));
+        }
+        let assigned = self.assign_path(env, assign, &effective, vars)?;
         let output = self.output_path(env, effective, vars)?;
         Ok(Step {
             output,
@@ -452,6 +638,18 @@ impl<'e> Run<'e> {
                     "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"
                 ))
             })?),
+            WaitSpec::SecondsExpr(seconds) => {
+                let seconds = self.with_jsonata(env, &effective, vars, None, None, None, |j| {
+                    seconds.eval_integer("Seconds", j, jsonata_fields::SECONDS)
+                })?;
+                Duration::from_secs(u64::try_from(seconds).unwrap_or_default())
+            }
+            WaitSpec::TimestampExpr(timestamp) => {
+                let at = self.with_jsonata(env, &effective, vars, None, None, None, |j| {
+                    timestamp.eval_timestamp("Timestamp", j)
+                })?;
+                until(self.engine.clock.now(), at)
+            }
             WaitSpec::TimestampPath(path) => {
                 let value = self.with_scope(env, &effective, vars, None, |scope| {
                     path.eval(scope).map(Cow::into_owned)
@@ -472,7 +670,10 @@ impl<'e> Run<'e> {
             }
         };
         self.sleep(duration).await?;
-        let assigned = self.assign(env, &effective, vars)?;
+        if env.jsonata() {
+            return self.finish_jsonata(env, effective, None, vars, Self::next(env.state));
+        }
+        let assigned = self.assign_path(env, env.state.assign.as_ref(), &effective, vars)?;
         let output = self.output_path(env, effective, vars)?;
         Ok(Step {
             output,
@@ -489,8 +690,21 @@ impl<'e> Run<'e> {
         input: &Value,
         vars: &Vars,
     ) -> Failure {
-        let resolve = |field: &FailField, name: &str| -> Result<Option<String>, AslError> {
+        let resolve = |field: &FailField, name: &str| -> Result<Option<String>, Failure> {
+            if let FailField::Jsonata(value) = field {
+                let field_name = name.trim_end_matches("Path");
+                return Ok(Some(self.with_jsonata(
+                    env,
+                    input,
+                    vars,
+                    None,
+                    None,
+                    None,
+                    |j| value.eval_string(field_name, j),
+                )?));
+            }
             self.with_scope(env, input, vars, None, |scope| match field {
+                FailField::Jsonata(_) => Ok(None),
                 FailField::Absent => Ok(None),
                 FailField::Literal(text) => Ok(Some(text.clone())),
                 FailField::Path(path) => match path.eval(scope) {
@@ -508,14 +722,15 @@ impl<'e> Run<'e> {
                     other => Some(history::text(&other)),
                 }),
             })
+            .map_err(Failure::from)
         };
         let error = match resolve(error, "ErrorPath") {
             Ok(error) => error,
-            Err(e) => return e.into(),
+            Err(e) => return e,
         };
         let cause = match resolve(cause, "CausePath") {
             Ok(cause) => cause,
-            Err(e) => return e.into(),
+            Err(e) => return e,
         };
         Failure::Error(AslError {
             error: error.unwrap_or_default(),
@@ -536,11 +751,11 @@ impl<'e> Run<'e> {
         loop {
             let outcome = self.attempt(env, &input, cursor, vars).await;
             let error = match outcome {
-                Ok(result) => {
-                    return Ok(self.finish(env, input, result, vars, Self::next(state))?);
-                }
-                Err(Failure::Error(error)) => error,
-                Err(timed_out) => return Err(timed_out),
+                Ok(result) => return self.finish(env, input, result, vars, Self::next(state)),
+                Err(failure) => match self.settle(env, cursor, failure) {
+                    Failure::Error(error) => error,
+                    other => return Err(other),
+                },
             };
             if error.error == names::RUNTIME {
                 return Err(error.into());
@@ -577,11 +792,34 @@ impl<'e> Run<'e> {
                 return Err(error.into());
             };
             let error_output = json!({"Error": error.error, "Cause": error.cause});
-            let output = io::merge_result(&catcher.result_path, input, error_output)?;
+            let assigned = self.assign_jsonata(
+                env,
+                catcher.assign.as_ref(),
+                &input,
+                None,
+                Some(&error_output),
+                vars,
+            )?;
+            let output = if env.jsonata() {
+                match &catcher.output {
+                    Some(output) => self.with_jsonata(
+                        env,
+                        &input,
+                        vars,
+                        None,
+                        None,
+                        Some(&error_output),
+                        |j| output.eval("Output", j),
+                    )?,
+                    None => error_output,
+                }
+            } else {
+                io::merge_result(&catcher.result_path, input, error_output)?
+            };
             return Ok(Step {
                 output,
                 next: Some(catcher.next),
-                assigned: None,
+                assigned,
             });
         }
     }
@@ -593,9 +831,7 @@ impl<'e> Run<'e> {
         cursor: &mut u64,
         vars: &Vars,
     ) -> Result<Value, Failure> {
-        let effective = self
-            .effective_input(env, input, vars)
-            .map_err(|e| self.state_error(env.state, env.entered_id, e))?;
+        let effective = self.effective_input(env, input, vars)?;
         match &env.state.kind {
             StateKind::Task(task) => self.task(env, task, &effective, cursor, vars).await,
             StateKind::Parallel { branches } => {
@@ -617,6 +853,12 @@ impl<'e> Run<'e> {
         let timeout = match &task.timeout {
             None => None,
             Some(SecondsField::Literal(seconds)) => Some(*seconds),
+            Some(SecondsField::Jsonata(seconds)) => {
+                let seconds = self.with_jsonata(env, input, vars, None, None, None, |j| {
+                    seconds.eval_integer("TimeoutSeconds", j, jsonata_fields::TIMEOUT_SECONDS)
+                })?;
+                u64::try_from(seconds).ok()
+            }
             Some(SecondsField::Path(path)) => {
                 let value = self.with_scope(env, input, vars, None, |scope| {
                     path.eval(scope).map(Cow::into_owned)
@@ -723,7 +965,22 @@ impl<'e> Run<'e> {
         cursor: &mut u64,
         vars: &Vars,
     ) -> Result<Value, Failure> {
-        let items = self.select(env, &spec.items_path, input, vars)?;
+        let items: Cow<'_, Value> = match &spec.items {
+            Some(items) => Cow::Owned(Value::Array(self.with_jsonata(
+                env,
+                input,
+                vars,
+                None,
+                None,
+                None,
+                |j| items.eval_array("Items", j),
+            )?)),
+            None if env.jsonata() => {
+                jsonata_fields::map_input_array(input)?;
+                Cow::Borrowed(input)
+            }
+            None => self.select(env, &spec.items_path, input, vars)?,
+        };
         let Value::Array(items) = items.as_ref() else {
             return Err(AslError::runtime(format!(
                 "Map state input must be an array but was: {}",
@@ -864,9 +1121,15 @@ impl<'e> Run<'e> {
         map_cursor: &std::sync::Mutex<u64>,
     ) -> Result<Result<(Value, u64), (AslError, u64)>, Failure> {
         let iteration_input = match &spec.item_selector {
-            Some(selector) => {
+            Some(Selector::Path(selector)) => {
                 let item = Some(MapItem { index, value: item });
                 self.with_scope(env, input, vars, item, |scope| selector.eval(scope))?
+            }
+            Some(Selector::Jsonata(selector)) => {
+                let item = Some(MapItem { index, value: item });
+                self.with_jsonata(env, input, vars, item, None, None, |j| {
+                    selector.eval("ItemSelector", j)
+                })?
             }
             None => item.clone(),
         };
@@ -894,7 +1157,7 @@ impl<'e> Run<'e> {
                 Ok(Ok((output, id)))
             }
             Err(Failure::TimedOut) => Err(Failure::TimedOut),
-            Err(Failure::Error(error)) => {
+            Err(Failure::Error(error)) | Err(Failure::Evaluation(JsonataError { error, .. })) => {
                 self.emit(cursor, "MapIterationFailed", || {
                     details("mapIterationFailedEventDetails")
                 });
@@ -911,9 +1174,15 @@ impl<'e> Run<'e> {
         name: &str,
         input: &Value,
         vars: &Vars,
-    ) -> Result<u64, AslError> {
+    ) -> Result<u64, Failure> {
         match field {
             CountField::Literal(n) => Ok(*n),
+            CountField::Jsonata(value) => {
+                let n = self.with_jsonata(env, input, vars, None, None, None, |j| {
+                    value.eval_integer(name, j, jsonata_fields::NON_NEGATIVE)
+                })?;
+                Ok(u64::try_from(n).unwrap_or_default())
+            }
             CountField::Path(path) => {
                 let value = self.with_scope(env, input, vars, None, |scope| {
                     path.eval(scope).map(Cow::into_owned)
@@ -925,13 +1194,14 @@ impl<'e> Run<'e> {
                     .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
                 match number {
                     Some(n) if n < 0 => {
-                        Err(AslError::runtime(format!("{name} cannot be negative.")))
+                        Err(AslError::runtime(format!("{name} cannot be negative.")).into())
                     }
                     Some(n) => Ok(n as u64),
                     None => Err(AslError::runtime(format!(
                         "The {name}Path field refers to value \"{}\" which is not a valid integer: {path}",
                         shown(&value)
-                    ))),
+                    ))
+                    .into()),
                 }
             }
         }
@@ -943,9 +1213,14 @@ impl<'e> Run<'e> {
         field: &PercentField,
         input: &Value,
         vars: &Vars,
-    ) -> Result<f64, AslError> {
+    ) -> Result<f64, Failure> {
         let value = match field {
             PercentField::Literal(p) => *p,
+            PercentField::Jsonata(value) => {
+                self.with_jsonata(env, input, vars, None, None, None, |j| {
+                    value.eval_number("ToleratedFailurePercentage", j, jsonata_fields::PERCENTAGE)
+                })?
+            }
             PercentField::Path(path) => {
                 let value = self.with_scope(env, input, vars, None, |scope| {
                     path.eval(scope).map(Cow::into_owned)
@@ -963,9 +1238,9 @@ impl<'e> Run<'e> {
             }
         };
         if !(0.0..=100.0).contains(&value) {
-            return Err(AslError::runtime(
+            return Err(Failure::from(AslError::runtime(
                 "ToleratedFailurePercentage must be between 0 and 100.",
-            ));
+            )));
         }
         Ok(value)
     }
