@@ -215,7 +215,13 @@ impl<'e> Run<'e> {
                 else {
                     unreachable!("state_error returns an error");
                 };
-                *cursor = self.emit(env.entered_prev, "EvaluationFailed", || {
+                // As recorded on AWS: a Wait's failed expression follows its
+                // Entered event; other states' point where Entered pointed.
+                let prev = match env.state.kind {
+                    StateKind::Wait(_) => env.entered_id,
+                    _ => env.entered_prev,
+                };
+                *cursor = self.emit(prev, "EvaluationFailed", || {
                     let mut details = json!({
                         "error": error.error,
                         "cause": error.cause,
