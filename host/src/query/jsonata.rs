@@ -216,6 +216,75 @@ pub struct JsonataExpr {
     variables: Vec<(String, Read)>,
     /// What it reads of its input (`$`), which ASL fields never provide.
     input: Option<Read>,
+    /// Set when the expression is a plain path such as `$states.input.a.b`
+    /// or `$var.x`: it is then resolved without the evaluator.
+    plain_path: Option<PlainPath>,
+}
+
+/// A path of plain field names from `$states.<part>` or a variable. JSONata
+/// maps a path over arrays; these only walk objects and fall back to the
+/// evaluator as soon as they meet anything else.
+#[derive(Debug, Clone)]
+enum PlainPath {
+    States(String, Vec<String>),
+    Variable(String, Vec<String>),
+}
+
+impl PlainPath {
+    fn parse(src: &str) -> Option<PlainPath> {
+        let rest = src.trim().strip_prefix('$')?;
+        let mut parts = rest.split('.');
+        let head = parts.next()?;
+        let steps: Vec<String> = parts.map(str::to_owned).collect();
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if !plain(head) || !steps.iter().all(|s| plain(s)) {
+            return None;
+        }
+        if head == "states" {
+            let (part, steps) = steps.split_first()?;
+            matches!(part.as_str(), "input" | "result" | "errorOutput")
+                .then(|| PlainPath::States(part.clone(), steps.to_vec()))
+        } else if shadows_function(head) {
+            None
+        } else {
+            Some(PlainPath::Variable(head.to_owned(), steps))
+        }
+    }
+
+    /// `Some(result)` when the walk stayed on objects; `None` to fall back.
+    fn resolve(&self, env: &JsonataEnv<'_>) -> Option<Option<Value>> {
+        let (root, steps) = match self {
+            PlainPath::States(part, steps) => {
+                let root = match part.as_str() {
+                    "input" => Some(env.input),
+                    "result" => env.result,
+                    _ => env.error_output,
+                };
+                (root, steps)
+            }
+            PlainPath::Variable(name, steps) => (env.variables.get(name), steps),
+        };
+        let Some(mut node) = root else {
+            return Some(None);
+        };
+        for step in steps {
+            match node {
+                Value::Object(map) => match map.get(step) {
+                    Some(next) => node = next,
+                    None => return Some(None),
+                },
+                _ => return None,
+            }
+        }
+        // A sequence result (an array) has JSONata-specific flattening rules
+        // at the end of a path only when the path mapped over arrays, which
+        // this walk never does: the value is returned as it is.
+        Some(Some(node.clone()))
+    }
 }
 
 impl JsonataExpr {
@@ -236,6 +305,7 @@ impl JsonataExpr {
             .collect();
         Ok(JsonataExpr {
             source: src.trim().to_owned(),
+            plain_path: PlainPath::parse(src),
             compiled,
             reads_everything: reads.every_binding(),
             states,
@@ -301,6 +371,9 @@ impl JsonataExpr {
     /// Evaluates for an ASL field: no input (AWS refuses top-level paths),
     /// `$states` and the variables cut to what the expression reads.
     fn evaluate_in(&self, env: &JsonataEnv<'_>) -> Result<Option<Value>, EvaluationError> {
+        if let Some(resolved) = self.plain_path.as_ref().and_then(|p| p.resolve(env)) {
+            return Ok(resolved);
+        }
         static WHOLE: Read = Read::Whole;
         let mut bindings = functions::aws_functions().clone();
         // A variable named like a function shadows it, as in jsonata-js; the

@@ -155,6 +155,16 @@ fn cut_bindings_give_the_same_results() {
         "$obj.*",
         "$type($obj)",
         "$states.input.items[n = 'a'] ~> |$|{'p': 0}|",
+        // Plain paths, resolved without the evaluator (or falling back to it).
+        "$states.input.other",
+        "$states.input.nested.a",
+        "$states.input.nested.a.b",
+        "$states.input.items",
+        "$states.input.items.n",
+        "$states.result.Payload",
+        "$states.result.Payload.rows",
+        "$obj",
+        "$obj.b.c",
     ];
     for src in sources {
         let expr = JsonataExpr::compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
@@ -480,4 +490,33 @@ fn top_level_reads_are_found() {
     assert!(reads("$states.input.items[$.price > 10]").is_empty());
     assert!(reads("$uuid() & $name.first").is_empty());
     assert!(reads("[1, 2].($ + 1)").is_empty());
+}
+
+/// A plain path that finds nothing is undefined, with or without the evaluator.
+#[test]
+fn plain_paths_to_nothing_are_undefined() {
+    let input = json!({"a": {"b": 1}, "n": 5});
+    let vars = variables();
+    let ctx = LazyContext::ready(context());
+    let env = JsonataEnv::new(&input, &ctx, &vars);
+    for src in [
+        "$states.input.missing",
+        "$states.input.a.missing",
+        "$states.result",
+        "$nosuchvar.x",
+        "$states.input.n.x",
+    ] {
+        let expr = JsonataExpr::compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let mut whole = vars.clone();
+        whole.insert(
+            "states".into(),
+            json!({"input": input.clone(), "context": context()}),
+        );
+        assert_eq!(expr.evaluate_in(&env), Ok(None), "{src}");
+        assert_eq!(
+            expr.evaluate(None, &whole, &EvalLimits::default()),
+            Ok(None),
+            "{src}"
+        );
+    }
 }
