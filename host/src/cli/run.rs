@@ -68,9 +68,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let unknown = engine.check_resources(&pipeline.machine);
     if !unknown.is_empty() {
-        for problem in &unknown {
-            eprintln!("host: {}: {problem}", args.pipeline.display());
-        }
+        super::validate::print_problems(&args.pipeline, &unknown);
         return Ok(ExitCode::from(1));
     }
     let request = ExecutionRequest {

@@ -26,15 +26,7 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         Err(problems) => problems,
         Ok(pipeline) => {
             let tasks = pipeline::task_runner(&pipeline, args.manifest.as_deref())?;
-            Engine::new(tasks)
-                .check_resources(&pipeline.machine)
-                .into_iter()
-                .map(|message| Diagnostic {
-                    code: Diagnostic::SCHEMA_VALIDATION_FAILED,
-                    message,
-                    location: None,
-                })
-                .collect()
+            Engine::new(tasks).check_resources(&pipeline.machine)
         }
     };
     problems.sort_by(|a, b| a.location.cmp(&b.location));

@@ -21,6 +21,7 @@ pub use history::HistoryEvent;
 pub use io::json_len;
 pub use task::{NoTasks, TaskCall, TaskFuture, TaskRunner};
 
+use crate::asl::Diagnostic;
 use crate::asl::model::StateMachine;
 use crate::errors::names;
 use crate::query::jsonata::JsonataError;
@@ -84,13 +85,13 @@ impl Engine {
         &self.tasks
     }
 
-    /// Checks every Task `Resource` of `machine` against the task runner,
-    /// returning one message per unknown resource, naming its state.
-    pub fn check_resources(&self, machine: &StateMachine) -> Vec<String> {
+    /// Checks every Task `Resource` of `machine` against the task runner:
+    /// one problem per resource it cannot run, located at the field.
+    pub fn check_resources(&self, machine: &StateMachine) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
-        visit_tasks(machine, &mut |state, resource| {
+        visit_tasks(machine, "", &mut |at, resource| {
             if let Err(why) = self.tasks.check_resource(resource) {
-                problems.push(format!("state \"{state}\": field \"Resource\": {why}"));
+                problems.push(Diagnostic::schema(format!("{at}/Resource"), why));
             }
         });
         problems
@@ -204,13 +205,22 @@ impl Engine {
     }
 }
 
-fn visit_tasks(machine: &StateMachine, f: &mut dyn FnMut(&str, &str)) {
+/// Calls `f` with the JSON pointer and `Resource` of every Task state.
+fn visit_tasks(machine: &StateMachine, at: &str, f: &mut dyn FnMut(&str, &str)) {
     use crate::asl::model::StateKind;
     for state in &machine.states {
+        let here = format!(
+            "{at}/States/{}",
+            state.name.replace('~', "~0").replace('/', "~1")
+        );
         match &state.kind {
-            StateKind::Task(task) => f(&state.name, &task.resource),
-            StateKind::Parallel { branches } => branches.iter().for_each(|b| visit_tasks(b, f)),
-            StateKind::Map(map) => visit_tasks(&map.processor, f),
+            StateKind::Task(task) => f(&here, &task.resource),
+            StateKind::Parallel { branches } => {
+                for (i, branch) in branches.iter().enumerate() {
+                    visit_tasks(branch, &format!("{here}/Branches/{i}"), f);
+                }
+            }
+            StateKind::Map(map) => visit_tasks(&map.processor, &format!("{here}/ItemProcessor"), f),
             _ => {}
         }
     }
