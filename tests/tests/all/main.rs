@@ -1,0 +1,4 @@
+//! End-to-end tests: one binary, one module per area (as wasmtime's `tests/all/`).
+
+mod etl;
+mod tasks;
