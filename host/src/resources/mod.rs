@@ -1,14 +1,328 @@
-//! STUB (lead's placeholder until the sandbox engineer's resources land).
-use crate::engine::{NoTasks, TaskRunner};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-pub struct Manifest;
-impl Manifest {
-    pub fn find_beside(pipeline: &Path) -> Option<PathBuf> {
-        let p = pipeline.parent()?.join("sandstep.toml");
-        p.exists().then_some(p)
+//! What a Task `Resource` names: a task declared in the manifest
+//! (`sandstep.toml`), reached as `wasm:NAME` or through a Lambda function
+//! ARN `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` (the
+//! qualifier, an alias or version, is ignored). Owns the manifest and
+//! [`WasmTasks`], the engine's [`TaskRunner`]; how a call is bounded and
+//! sandboxed is `sandbox/`'s business.
+//!
+//! # The manifest
+//!
+//! `sandstep.toml` sits next to the pipeline (or is named explicitly).
+//! Relative paths in it are relative to the manifest's directory. Unknown
+//! fields are errors.
+//!
+//! ```toml
+//! [defaults]                 # optional; each field falls back as noted
+//! fuel = 20_000_000_000      # fuel units per call (default 20e9), or `false`: unmetered
+//! memory_mib = 256           # linear memory per call, 1..=4096 (default 256)
+//! timeout_seconds = 60       # deadline when the state has no TimeoutSeconds (default 60)
+//!
+//! [tasks.enrich]
+//! component = "../../example-tasks/target/wasm32-wasip2/release/enrich.wasm"
+//! fuel = 50_000_000_000      # per-task override; `fuel = false` turns fuel off
+//! memory_mib = 128
+//! timeout_seconds = 30       # may be fractional, e.g. 0.5
+//! env = { REGION = "eu" }    # exactly the variables the task sees (default none)
+//! dirs = [                   # directories the task sees (default none)
+//!   { guest = "/ref", host = "data/reference", mode = "ro" },   # mode defaults to "ro"
+//!   { guest = "/out", host = "out", mode = "rw" },
+//! ]
+//! inherit_stdio = false      # true: stdout/stderr go to the host's (default: captured)
+//! ```
+//!
+//! A task gets no network access, no files outside its `dirs`, no
+//! environment besides its `env`, and empty stdin.
+
+mod manifest;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context as _;
+
+use crate::engine::{TaskCall, TaskFuture, TaskRunner};
+use crate::errors::{AslError, names};
+use crate::sandbox::{Invocation, Outcome, Sandbox, SandboxConfig, TaskComponent};
+
+pub use manifest::{MANIFEST_FILE, Manifest, TaskDecl};
+
+/// The tasks of a manifest, every component compiled and linked up front.
+pub struct WasmTasks {
+    sandbox: Sandbox,
+    manifest_path: String,
+    tasks: BTreeMap<String, LoadedTask>,
+}
+
+struct LoadedTask {
+    decl: TaskDecl,
+    component: TaskComponent,
+}
+
+impl WasmTasks {
+    /// Compiles (or loads from the cache) every task's component, once per
+    /// distinct file, and checks each against the host's interfaces. Fails
+    /// naming the task and the file.
+    pub fn load(manifest: &Manifest, sandbox: &Sandbox) -> anyhow::Result<WasmTasks> {
+        let mut by_file: BTreeMap<&Path, TaskComponent> = BTreeMap::new();
+        let mut tasks = BTreeMap::new();
+        for (name, decl) in manifest.tasks() {
+            let component = match by_file.get(decl.component.as_path()) {
+                Some(component) => component.clone(),
+                None => {
+                    let component = sandbox.load(&decl.component).with_context(|| {
+                        format!(
+                            "task {name:?} (declared in {:?})",
+                            manifest.path().display().to_string()
+                        )
+                    })?;
+                    by_file.insert(&decl.component, component.clone());
+                    component
+                }
+            };
+            tasks.insert(
+                name.clone(),
+                LoadedTask {
+                    decl: decl.clone(),
+                    component,
+                },
+            );
+        }
+        Ok(WasmTasks {
+            sandbox: sandbox.clone(),
+            manifest_path: manifest.path().display().to_string(),
+            tasks,
+        })
+    }
+
+    /// The declared task names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tasks.keys().map(String::as_str)
+    }
+
+    /// The declaration and compiled component of task `name`.
+    pub fn task(&self, name: &str) -> Option<(&TaskDecl, &TaskComponent)> {
+        self.tasks.get(name).map(|t| (&t.decl, &t.component))
+    }
+
+    /// The task a `Resource` names, or a message saying what would be valid.
+    pub fn resolve(&self, resource: &str) -> Result<&str, String> {
+        let Some(name) = task_name(resource) else {
+            return Err(format!(
+                "resource {resource:?} is not supported: use \"wasm:NAME\" or a Lambda function ARN \
+                 (arn:aws:lambda:REGION:ACCOUNT:function:NAME) naming a task declared in {:?}",
+                self.manifest_path
+            ));
+        };
+        if let Some((known, _)) = self.tasks.get_key_value(name) {
+            return Ok(known);
+        }
+        let mut message = format!("resource {resource:?} names the unknown task {name:?}");
+        if let Some(near) = nearest(name, self.names()) {
+            message.push_str(&format!(": did you mean {near:?}?"));
+        }
+        if self.tasks.is_empty() {
+            message.push_str(&format!("; {:?} declares no tasks", self.manifest_path));
+        } else {
+            let known: Vec<String> = self.names().map(|n| format!("{n:?}")).collect();
+            message.push_str(&format!(
+                "; the tasks declared in {:?} are {}",
+                self.manifest_path,
+                known.join(", ")
+            ));
+        }
+        Err(message)
+    }
+
+    /// Runs one call and returns everything it produced (captured output,
+    /// logs, fuel), for callers that want more than the result.
+    pub async fn run(&self, call: &TaskCall<'_>) -> Outcome {
+        let found = self.resolve(call.resource).and_then(|name| {
+            self.tasks
+                .get_key_value(name)
+                .ok_or_else(|| name.to_owned())
+        });
+        let (name, task) = match found {
+            Ok((name, task)) => (name.as_str(), task),
+            Err(why) => return failed_before_start(AslError::new(names::TASK_FAILED, why)),
+        };
+        let input = match serde_json::to_string(call.input) {
+            Ok(input) => input,
+            Err(e) => {
+                return failed_before_start(AslError::new(
+                    names::TASK_FAILED,
+                    format!("task {name:?}: cannot serialize the input: {e}"),
+                ));
+            }
+        };
+        let outcome = self
+            .sandbox
+            .run(
+                &task.component,
+                &task.decl.limits,
+                &task.decl.grants,
+                Invocation {
+                    task: name,
+                    input: &input,
+                    execution_id: call.execution_id,
+                    state_name: call.state_name,
+                    retry_count: call.retry_count,
+                    timeout: call.timeout,
+                },
+            )
+            .await;
+        tracing::debug!(
+            target: "sandstep::task",
+            task = name,
+            execution = call.execution_id,
+            state = call.state_name,
+            elapsed_us = outcome.elapsed.as_micros() as u64,
+            fuel = outcome.fuel_consumed,
+            stdout_bytes = outcome.stdout.written,
+            stdout_dropped = outcome.stdout.dropped,
+            stderr_bytes = outcome.stderr.written,
+            stderr_dropped = outcome.stderr.dropped,
+            logs_dropped = outcome.logs_dropped,
+            "task call ended"
+        );
+        for (stream, captured) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+            if !captured.text.is_empty() {
+                tracing::debug!(target: "sandstep::task", task = name, stream, "{}", captured.text);
+            }
+        }
+        outcome
     }
 }
-pub fn load_runner(_path: &Path) -> anyhow::Result<Arc<dyn TaskRunner>> {
-    Ok(Arc::new(NoTasks))
+
+fn failed_before_start(error: AslError) -> Outcome {
+    Outcome {
+        result: Err(error),
+        stdout: Default::default(),
+        stderr: Default::default(),
+        logs: Vec::new(),
+        logs_dropped: 0,
+        fuel_consumed: None,
+        elapsed: Default::default(),
+    }
+}
+
+impl TaskRunner for WasmTasks {
+    fn check_resource(&self, resource: &str) -> Result<(), String> {
+        self.resolve(resource).map(|_| ())
+    }
+
+    fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
+        Box::pin(async move { self.run(&call).await.result })
+    }
+}
+
+/// Loads the manifest at `path` and compiles its tasks in the process's
+/// shared sandbox ([`shared_sandbox`]).
+pub fn load_runner(path: &Path) -> anyhow::Result<Arc<dyn TaskRunner>> {
+    let manifest = Manifest::load(path)?;
+    Ok(Arc::new(WasmTasks::load(&manifest, &shared_sandbox()?)?))
+}
+
+/// The process's one sandbox, with [`SandboxConfig::default`] settings,
+/// created on first use: one engine, one epoch ticker, one compiled copy of
+/// each component per process.
+pub fn shared_sandbox() -> anyhow::Result<Sandbox> {
+    static SHARED: OnceLock<Sandbox> = OnceLock::new();
+    if let Some(sandbox) = SHARED.get() {
+        return Ok(sandbox.clone());
+    }
+    let sandbox = Sandbox::new(&SandboxConfig::default())?;
+    Ok(SHARED.get_or_init(|| sandbox).clone())
+}
+
+/// The task name in `wasm:NAME` or a Lambda function ARN.
+fn task_name(resource: &str) -> Option<&str> {
+    if let Some(name) = resource.strip_prefix("wasm:") {
+        return Some(name);
+    }
+    let parts: Vec<&str> = resource.split(':').collect();
+    match parts.as_slice() {
+        [
+            "arn",
+            partition,
+            "lambda",
+            _region,
+            _account,
+            "function",
+            name,
+            rest @ ..,
+        ] if partition.starts_with("aws") && rest.len() <= 1 && !name.is_empty() => Some(name),
+        _ => None,
+    }
+}
+
+/// The candidate closest to `name`, when it is close enough to be a typo.
+fn nearest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|&(d, c)| d <= (c.chars().count().max(name.chars().count()) / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, counting a swap of neighbours as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // d[i][j]: distance between a[..i] and b[..j].
+    let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_name_tasks() {
+        assert_eq!(task_name("wasm:enrich"), Some("enrich"));
+        assert_eq!(
+            task_name("arn:aws:lambda:eu-west-1:123456789012:function:enrich"),
+            Some("enrich")
+        );
+        assert_eq!(
+            task_name("arn:aws:lambda:us-east-1:123456789012:function:enrich:prod"),
+            Some("enrich")
+        );
+        assert_eq!(
+            task_name("arn:aws-cn:lambda:cn-north-1:123456789012:function:enrich:7"),
+            Some("enrich")
+        );
+        assert_eq!(task_name("arn:aws:states:::lambda:invoke"), None);
+        assert_eq!(task_name("arn:aws:lambda:r:a:function:x:y:z"), None);
+        assert_eq!(task_name("enrich"), None);
+    }
+
+    #[test]
+    fn typos_find_their_task() {
+        let names = ["enrich", "load", "validate"];
+        assert_eq!(nearest("enrch", names.into_iter()), Some("enrich"));
+        assert_eq!(nearest("valdiate", names.into_iter()), Some("validate"));
+        assert_eq!(nearest("zzz", names.into_iter()), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("ecoh", "echo"), 1);
+        assert_eq!(nearest("ecoh", ["echo", "load"].into_iter()), Some("echo"));
+    }
 }

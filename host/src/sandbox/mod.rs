@@ -1,3 +1,456 @@
 //! wasmtime, narrowed to what Sandstep needs: one engine, compiled
 //! components cached on disk, a fresh store per call, fuel / epoch / memory
 //! bounds, deny-by-default WASI, and traps mapped to ASL errors.
+//!
+//! The call path: [`Sandbox::load`] compiles a component once (or loads it
+//! from the on-disk cache) and links it into one `InstancePre`;
+//! [`Sandbox::run`] then builds a fresh `Store` for every call with the
+//! task's [`Limits`] and [`Grants`], instantiates, calls `run`, and turns
+//! whatever happened into JSON or an [`AslError`].
+//!
+//! This module knows nothing of manifests or `Resource` strings (that is
+//! `resources/`) nor of states and retries (that is `engine/`).
+//!
+//! Engine settings: fuel metering, epoch interruption with one ticker
+//! thread per [`Sandbox`] (every [`SandboxConfig::epoch_tick`]; at each
+//! tick a running call yields to tokio so many calls share threads
+//! fairly, and checks its deadline), and the pooling allocator sized for
+//! [`SandboxConfig::max_instances`] concurrent calls, falling back to
+//! on-demand allocation when the address space cannot be reserved.
+
+mod cache;
+mod capture;
+mod fault;
+mod grants;
+mod host;
+mod limits;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
+
+use crate::errors::{AslError, names};
+use fault::{Budget, DeadlineHit, DeadlineSource};
+use host::{CallState, TaskPre, WitContext};
+
+pub use cache::{CompileOrigin, default_cache_dir};
+pub use capture::Captured;
+pub use grants::{DirGrant, DirMode, Grants};
+pub use host::log::{LogLevel, LogLine};
+pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT, Limits};
+
+/// Where compiled components are cached.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CacheSetting {
+    /// [`default_cache_dir`]: `$SANDSTEP_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/sandstep`, else `~/.cache/sandstep`; no cache when
+    /// none of these is set.
+    #[default]
+    Default,
+    /// This directory (created when first written).
+    Dir(PathBuf),
+    /// Compile every component in every process.
+    Disabled,
+}
+
+/// How a [`Sandbox`] allocates instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// Pre-reserved slots: fastest instantiation, at the cost of reserving
+    /// address space up front (about 8 GiB per instance slot).
+    Pooling,
+    /// Memory mapped per instance.
+    OnDemand,
+}
+
+/// Engine-wide knobs; the per-task bounds are [`Limits`].
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Default [`CacheSetting::Default`].
+    pub cache: CacheSetting,
+    /// Try the pooling allocator first. Default `true`; when the address
+    /// space cannot be reserved the sandbox falls back to on-demand.
+    pub pooling: bool,
+    /// The most calls that run at once; more wait for a free slot instead
+    /// of failing. Sizes the pool. Default 64.
+    pub max_instances: u32,
+    /// How often the epoch ticker ticks: the time slice after which a
+    /// running call yields, and the precision of deadlines. Default 10 ms.
+    pub epoch_tick: Duration,
+    /// Bytes of stdout, and separately of stderr, kept per call (head and
+    /// tail); the rest is counted and dropped. Default 64 KiB.
+    pub capture_bytes: usize,
+    /// Bytes of `log` messages kept per call; later lines are counted and
+    /// dropped. Default 64 KiB.
+    pub log_bytes: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            cache: CacheSetting::Default,
+            pooling: true,
+            max_instances: 64,
+            epoch_tick: Duration::from_millis(10),
+            capture_bytes: 64 * 1024,
+            log_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The wasmtime engine and everything shared by all calls. Cheap to clone.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: Option<cache::CompileCache>,
+    /// Components already compiled in this process, by sha256 of their bytes.
+    compiled: Mutex<HashMap<[u8; 32], Component>>,
+    allocator: Allocator,
+    slots: Semaphore,
+    capture_bytes: usize,
+    log_bytes: usize,
+}
+
+/// A component compiled and linked once, ready to be instantiated for any
+/// number of calls. Cheap to clone.
+#[derive(Clone)]
+pub struct TaskComponent {
+    pre: TaskPre<CallState>,
+    path: PathBuf,
+    origin: CompileOrigin,
+}
+
+impl TaskComponent {
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether it was compiled now or loaded from the cache.
+    pub fn origin(&self) -> CompileOrigin {
+        self.origin
+    }
+}
+
+/// One call of a task.
+#[derive(Debug, Clone)]
+pub struct Invocation<'a> {
+    /// The task's name, for causes and logs.
+    pub task: &'a str,
+    /// The effective input as JSON text.
+    pub input: &'a str,
+    pub execution_id: &'a str,
+    pub state_name: &'a str,
+    pub retry_count: u32,
+    /// The state's `TimeoutSeconds`; `None` uses [`Limits::timeout`].
+    pub timeout: Option<Duration>,
+}
+
+/// Everything a call produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The task's output, or the ASL error the call ended with.
+    pub result: Result<Value, AslError>,
+    /// Captured stdout (empty when the task inherits stdio).
+    pub stdout: Captured,
+    /// Captured stderr (empty when the task inherits stdio).
+    pub stderr: Captured,
+    /// What the task logged through `sandstep:task/log`, up to the bound.
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped past the bound.
+    pub logs_dropped: u64,
+    /// Fuel the call consumed, when it ran metered and returned.
+    pub fuel_consumed: Option<u64>,
+    /// Wall-clock time from store creation to the end of the call.
+    pub elapsed: Duration,
+}
+
+impl Sandbox {
+    /// Creates the engine, its linker and its epoch ticker.
+    pub fn new(config: &SandboxConfig) -> anyhow::Result<Sandbox> {
+        let (engine, allocator) = build_engine(config)?;
+        let mut linker = Linker::new(&engine);
+        host::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking the host interfaces")?;
+        spawn_ticker(&engine, config.epoch_tick)?;
+        let cache_dir = match &config.cache {
+            CacheSetting::Default => default_cache_dir(),
+            CacheSetting::Dir(dir) => Some(dir.clone()),
+            CacheSetting::Disabled => None,
+        };
+        let cache = cache_dir.map(|dir| cache::CompileCache::new(dir, &engine));
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                compiled: Mutex::default(),
+                allocator,
+                slots: Semaphore::new(config.max_instances.max(1) as usize),
+                capture_bytes: config.capture_bytes,
+                log_bytes: config.log_bytes,
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The allocator in use (pooling unless it could not be set up).
+    pub fn allocator(&self) -> Allocator {
+        self.inner.allocator
+    }
+
+    /// The compile cache's directory, when caching is on.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.cache.as_ref().map(|c| c.dir())
+    }
+
+    /// Compiles the component at `path` (unless this process already did,
+    /// or the on-disk cache has it) and links it. Fails, naming the file, when it is not a component, does
+    /// not export `run` with the right type, or imports something the host
+    /// does not provide.
+    pub fn load(&self, path: &Path) -> anyhow::Result<TaskComponent> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read component {:?}", path.display().to_string()))?;
+        self.load_bytes(path, &bytes)
+    }
+
+    /// As [`Sandbox::load`], from bytes already in memory; `path` is only
+    /// used in messages.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<TaskComponent> {
+        let shown = path.display().to_string();
+        let engine = &self.inner.engine;
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let known = self.compiled().get(&digest).cloned();
+        let (component, origin) = match (known, &self.inner.cache) {
+            (Some(component), _) => Ok((component, CompileOrigin::Cached)),
+            (None, Some(cache)) => cache.get_or_compile(engine, bytes),
+            (None, None) => Component::new(engine, bytes)
+                .map(|c| (c, CompileOrigin::Compiled))
+                .map_err(anyhow::Error::from),
+        }
+        .with_context(|| format!("{shown:?} is not a valid WebAssembly component"))?;
+        self.compiled().insert(digest, component.clone());
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "component {shown:?} imports something the host does not provide \
+                 (a task may import `sandstep:task/log` and WASI preview 2 only)"
+                )
+            })?;
+        let pre = TaskPre::new(instance_pre)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+            format!(
+                "component {shown:?} does not implement the `sandstep:task/task` world \
+                 (it must export `run: func(input: string, ctx: context) -> result<string, task-error>`)"
+            )
+        })?;
+        Ok(TaskComponent {
+            pre,
+            path: path.to_owned(),
+            origin,
+        })
+    }
+
+    fn compiled(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Component>> {
+        self.inner
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs one call on a fresh instance, within `limits` and `grants`.
+    /// Never panics and never fails for what the guest does: every
+    /// failure is in [`Outcome::result`].
+    pub async fn run(
+        &self,
+        component: &TaskComponent,
+        limits: &Limits,
+        grants: &Grants,
+        call: Invocation<'_>,
+    ) -> Outcome {
+        // Waiting for a slot is not part of the call's time.
+        let _permit = self.inner.slots.acquire().await;
+        let started = Instant::now();
+        let stdout = capture::CapturePipe::new(self.inner.capture_bytes);
+        let stderr = capture::CapturePipe::new(self.inner.capture_bytes);
+        let budget = Budget {
+            task: call.task,
+            fuel: limits.fuel,
+            memory_bytes: limits.memory_bytes,
+            timeout: call.timeout.unwrap_or(limits.timeout),
+            source: match call.timeout {
+                Some(_) => DeadlineSource::State,
+                None => DeadlineSource::Task,
+            },
+        };
+        let wasi = match grants.wasi_ctx(&stdout, &stderr) {
+            Ok(wasi) => wasi,
+            Err(why) => {
+                let error = AslError::new(
+                    names::TASK_FAILED,
+                    format!("task \"{}\" could not start: {why:#}", call.task),
+                );
+                return Outcome::early(error, started);
+            }
+        };
+        let state = CallState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: limits::MemoryLimiter::new(limits.memory_bytes),
+            log: host::log::LogSink::new(call.task, call.execution_id, self.inner.log_bytes),
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        let fuel = limits.fuel.unwrap_or(u64::MAX);
+        let deadline = started + budget.timeout;
+        let (result, fuel_consumed) = match store.set_fuel(fuel) {
+            Err(why) => (
+                Err(AslError::new(
+                    names::TASK_FAILED,
+                    format!("task \"{}\" could not start: {why}", call.task),
+                )),
+                None,
+            ),
+            Ok(()) => {
+                store.epoch_deadline_callback(move |_| {
+                    if Instant::now() >= deadline {
+                        Err(wasmtime::Error::new(DeadlineHit))
+                    } else {
+                        Ok(UpdateDeadline::Yield(1))
+                    }
+                });
+                store.set_epoch_deadline(1);
+                let ctx = WitContext {
+                    execution_id: call.execution_id.to_owned(),
+                    state_name: call.state_name.to_owned(),
+                    retry_count: call.retry_count,
+                };
+                let attempt = async {
+                    let task = component.pre.instantiate_async(&mut store).await?;
+                    task.call_run(&mut store, call.input, &ctx).await
+                };
+                // The epoch callback ends busy guests; this also ends guests
+                // blocked in a host call (a sleep) when the deadline passes.
+                let ended = tokio::time::timeout_at(deadline.into(), attempt).await;
+                let stderr_text = stderr.snapshot().text;
+                match ended {
+                    Err(_elapsed) => (Err(budget.deadline_error()), None),
+                    Ok(Err(error)) => (Err(budget.failure(&error, &stderr_text)), None),
+                    Ok(Ok(returned)) => {
+                        let consumed = limits
+                            .fuel
+                            .and_then(|_| store.get_fuel().ok())
+                            .map(|left| fuel - left);
+                        let returned = returned.map_err(|e| (e.error, e.cause));
+                        (fault::returned(call.task, returned), consumed)
+                    }
+                }
+            }
+        };
+        let log = std::mem::replace(
+            &mut store.data_mut().log,
+            host::log::LogSink::new("", "", 0),
+        );
+        Outcome {
+            result,
+            stdout: stdout.snapshot(),
+            stderr: stderr.snapshot(),
+            logs: log.lines,
+            logs_dropped: log.dropped,
+            fuel_consumed,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+impl Outcome {
+    fn early(error: AslError, started: Instant) -> Outcome {
+        Outcome {
+            result: Err(error),
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            logs: Vec::new(),
+            logs_dropped: 0,
+            fuel_consumed: None,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true);
+    config
+}
+
+fn build_engine(settings: &SandboxConfig) -> anyhow::Result<(Engine, Allocator)> {
+    if settings.pooling {
+        let n = settings.max_instances.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        // A Rust component has a handful of core instances, tables and
+        // (usually one) memories; leave room for a few of each per call.
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .max_memories_per_module(1)
+            .max_tables_per_module(2);
+        let mut config = base_config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&config) {
+            Ok(engine) => return Ok((engine, Allocator::Pooling)),
+            Err(why) => tracing::warn!(
+                "cannot reserve address space for {n} pooled instances ({why}); \
+                 using on-demand allocation"
+            ),
+        }
+    }
+    let engine = Engine::new(&base_config())
+        .map_err(anyhow::Error::from)
+        .context("creating the wasmtime engine")?;
+    Ok((engine, Allocator::OnDemand))
+}
+
+/// One thread per engine advancing the epoch; it ends when the engine is dropped.
+fn spawn_ticker(engine: &Engine, tick: Duration) -> anyhow::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("sandstep-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(tick);
+            }
+        })
+        .context("starting the epoch ticker thread")?;
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! The task manifest, `sandstep.toml`: parsed in two stages, a raw serde
+//! model that rejects unknown fields, then the checked [`Manifest`] whose
+//! paths are resolved against the manifest's own directory. Loading
+//! components is not done here (see `WasmTasks`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::sandbox::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT};
+use crate::sandbox::{DirGrant, DirMode, Grants, Limits};
+
+/// The file name looked for next to a pipeline.
+pub const MANIFEST_FILE: &str = "sandstep.toml";
+
+/// The largest `memory_mib`: a 32-bit linear memory cannot exceed 4 GiB.
+const MAX_MEMORY_MIB: u64 = 4096;
+
+/// A checked manifest: every task with its component path, limits and grants.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    path: PathBuf,
+    tasks: BTreeMap<String, TaskDecl>,
+}
+
+/// One task as the manifest declares it, paths resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDecl {
+    pub name: String,
+    /// The component file, resolved against the manifest's directory.
+    pub component: PathBuf,
+    pub limits: Limits,
+    pub grants: Grants,
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `path`.
+    pub fn load(path: &Path) -> anyhow::Result<Manifest> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("cannot read task manifest {:?}", path.display().to_string())
+        })?;
+        Manifest::parse(&text, path)
+    }
+
+    /// Checks manifest `text`; `path` names it in messages and its
+    /// directory is the base of relative paths.
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Manifest> {
+        let shown = path.display().to_string();
+        let raw: RawManifest = toml::from_str(text)
+            .with_context(|| format!("task manifest {shown:?} is not valid"))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        let defaults = raw.defaults;
+        let mut tasks = BTreeMap::new();
+        for (name, value) in raw.tasks {
+            let task = check_task(&name, value, &defaults, base)
+                .with_context(|| format!("task manifest {shown:?}: task {name:?}"))?;
+            tasks.insert(name, task);
+        }
+        Ok(Manifest {
+            path: path.to_owned(),
+            tasks,
+        })
+    }
+
+    /// The manifest next to `pipeline`, if there is one.
+    pub fn find_beside(pipeline: &Path) -> Option<PathBuf> {
+        let dir = pipeline.parent().unwrap_or(Path::new(""));
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(MANIFEST_FILE);
+        candidate.is_file().then_some(candidate)
+    }
+
+    /// Where the manifest was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The declared tasks, by name.
+    pub fn tasks(&self) -> &BTreeMap<String, TaskDecl> {
+        &self.tasks
+    }
+}
+
+fn check_task(
+    name: &str,
+    value: toml::Value,
+    defaults: &RawDefaults,
+    base: &Path,
+) -> anyhow::Result<TaskDecl> {
+    if name.is_empty() || name.contains(':') {
+        bail!("a task name must be non-empty and contain no ':'");
+    }
+    let raw: RawTask = value.try_into()?;
+    let fuel = match raw.fuel.or(defaults.fuel) {
+        None | Some(Fuel::On) => Some(DEFAULT_FUEL),
+        Some(Fuel::Off) => None,
+        Some(Fuel::Units(0)) => {
+            bail!("field \"fuel\": must be positive, or `false` to turn fuel off")
+        }
+        Some(Fuel::Units(units)) => Some(units),
+    };
+    let memory_bytes = match raw.memory_mib.or(defaults.memory_mib) {
+        None => DEFAULT_MEMORY_BYTES,
+        Some(mib @ 1..=MAX_MEMORY_MIB) => mib << 20,
+        Some(mib) => {
+            bail!("field \"memory_mib\": {mib} is out of range: use 1 to {MAX_MEMORY_MIB}")
+        }
+    };
+    let timeout = match raw.timeout_seconds.or(defaults.timeout_seconds) {
+        None => DEFAULT_TIMEOUT,
+        Some(secs) => Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| {
+                format!("field \"timeout_seconds\": {secs} is not a positive number of seconds")
+            })?,
+    };
+    let mut dirs = Vec::new();
+    for (i, dir) in raw.dirs.into_iter().enumerate() {
+        if !dir.guest.starts_with('/') {
+            bail!(
+                "field \"dirs[{i}].guest\": {:?} must be an absolute guest path, like \"/data\"",
+                dir.guest
+            );
+        }
+        let host = base.join(&dir.host);
+        if !host.is_dir() {
+            bail!(
+                "field \"dirs[{i}].host\": {:?} is not a directory (paths are relative to the manifest)",
+                host.display().to_string()
+            );
+        }
+        dirs.push(DirGrant {
+            guest: dir.guest,
+            host,
+            mode: match dir.mode {
+                RawMode::Ro => DirMode::ReadOnly,
+                RawMode::Rw => DirMode::ReadWrite,
+            },
+        });
+    }
+    for key in raw.env.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            bail!("field \"env\": {key:?} is not a valid variable name");
+        }
+    }
+    Ok(TaskDecl {
+        name: name.to_owned(),
+        component: base.join(&raw.component),
+        limits: Limits {
+            fuel,
+            memory_bytes,
+            timeout,
+        },
+        grants: Grants {
+            dirs,
+            env: raw.env.into_iter().collect(),
+            inherit_stdio: raw.inherit_stdio,
+        },
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    tasks: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    fuel: Option<Fuel>,
+    memory_mib: Option<u64>,
+    timeout_seconds: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    component: PathBuf,
+    fuel: Option<Fuel>,
+    memory_mib: Option<u64>,
+    timeout_seconds: Option<f64>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    dirs: Vec<RawDir>,
+    #[serde(default)]
+    inherit_stdio: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDir {
+    guest: String,
+    host: PathBuf,
+    #[serde(default)]
+    mode: RawMode,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+enum RawMode {
+    #[default]
+    Ro,
+    Rw,
+}
+
+/// `fuel = 1_000_000`, `fuel = false` (unmetered) or `fuel = true` (the default budget).
+#[derive(Debug, Clone, Copy)]
+enum Fuel {
+    On,
+    Off,
+    Units(u64),
+}
+
+impl<'de> Deserialize<'de> for Fuel {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FuelVisitor;
+        impl Visitor<'_> for FuelVisitor {
+            type Value = Fuel;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive number of fuel units, or `false` to turn fuel off")
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Fuel, E> {
+                Ok(if on { Fuel::On } else { Fuel::Off })
+            }
+            fn visit_u64<E: de::Error>(self, units: u64) -> Result<Fuel, E> {
+                Ok(Fuel::Units(units))
+            }
+            fn visit_i64<E: de::Error>(self, units: i64) -> Result<Fuel, E> {
+                u64::try_from(units)
+                    .map(Fuel::Units)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(units), &self))
+            }
+        }
+        deserializer.deserialize_any(FuelVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Manifest> {
+        Manifest::parse(text, Path::new("/nowhere/sandstep.toml"))
+    }
+
+    fn error(text: &str) -> String {
+        format!("{:#}", parse(text).expect_err("the manifest is invalid"))
+    }
+
+    #[test]
+    fn defaults_apply_and_tasks_override_them() {
+        let m = parse(
+            r#"
+            [defaults]
+            fuel = 1_000
+            memory_mib = 32
+            [tasks.a]
+            component = "a.wasm"
+            [tasks.b]
+            component = "../b.wasm"
+            fuel = false
+            memory_mib = 8
+            timeout_seconds = 0.5
+            env = { REGION = "eu" }
+            "#,
+        )
+        .expect("valid");
+        let a = &m.tasks()["a"];
+        assert_eq!(a.component, Path::new("/nowhere/a.wasm"));
+        assert_eq!(
+            a.limits,
+            Limits {
+                fuel: Some(1_000),
+                memory_bytes: 32 << 20,
+                timeout: DEFAULT_TIMEOUT
+            }
+        );
+        let b = &m.tasks()["b"];
+        assert_eq!(b.component, Path::new("/nowhere/../b.wasm"));
+        assert_eq!(b.limits.fuel, None);
+        assert_eq!(b.limits.memory_bytes, 8 << 20);
+        assert_eq!(b.limits.timeout, Duration::from_millis(500));
+        assert_eq!(b.grants.env, vec![("REGION".to_owned(), "eu".to_owned())]);
+    }
+
+    #[test]
+    fn unknown_fields_name_the_field_and_the_task() {
+        let e = error("[tasks.enrich]\ncomponent = \"x.wasm\"\nfuell = 3\n");
+        assert!(e.contains("task \"enrich\""), "{e}");
+        assert!(e.contains("unknown field `fuell`"), "{e}");
+        let e = error("[defaults]\nmemory = 3\n");
+        assert!(e.contains("unknown field `memory`"), "{e}");
+        let e = error(
+            "[tasks.t]\ncomponent = \"x.wasm\"\ndirs = [{ guest = \"/a\", host = \".\", mod = \"ro\" }]\n",
+        );
+        assert!(
+            e.contains("task \"t\"") && e.contains("unknown field `mod`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_field() {
+        let e = error("[tasks.t]\ncomponent = \"x.wasm\"\nfuel = \"lots\"\n");
+        assert!(e.contains("fuel units"), "{e}");
+        let e = error("[tasks.t]\ncomponent = \"x.wasm\"\nmemory_mib = 0\n");
+        assert!(e.contains("\"memory_mib\": 0 is out of range"), "{e}");
+        let e = error("[tasks.t]\ncomponent = \"x.wasm\"\ntimeout_seconds = -1\n");
+        assert!(e.contains("\"timeout_seconds\""), "{e}");
+        let e = error(
+            "[tasks.t]\ncomponent = \"x.wasm\"\ndirs = [{ guest = \"rel\", host = \".\" }]\n",
+        );
+        assert!(e.contains("absolute guest path"), "{e}");
+        let e = error(
+            "[tasks.t]\ncomponent = \"x.wasm\"\ndirs = [{ guest = \"/d\", host = \"missing-dir\" }]\n",
+        );
+        assert!(e.contains("is not a directory"), "{e}");
+        let e = error("[tasks.t]\nfuel = 3\n");
+        assert!(e.contains("missing field `component`"), "{e}");
+    }
+
+    #[test]
+    fn directories_resolve_against_the_manifest() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("data")).expect("mkdir");
+        let path = dir.path().join(MANIFEST_FILE);
+        std::fs::write(
+            &path,
+            "[tasks.t]\ncomponent = \"t.wasm\"\ndirs = [{ guest = \"/d\", host = \"data\", mode = \"rw\" }]\n",
+        )
+        .expect("write");
+        let m = Manifest::load(&path).expect("valid");
+        let grant = &m.tasks()["t"].grants.dirs[0];
+        assert_eq!(
+            (grant.host.clone(), grant.mode),
+            (dir.path().join("data"), DirMode::ReadWrite)
+        );
+        let pipeline = dir.path().join("flow.asl.json");
+        assert_eq!(Manifest::find_beside(&pipeline), Some(path));
+        assert_eq!(
+            Manifest::find_beside(&dir.path().join("data/flow.json")),
+            None
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Turning the end of a call into the ASL error a Retry/Catch can match
+//! (the table in DESIGN.md): fuel or deadline → `States.Timeout`, memory →
+//! `Sandbox.MemoryLimitExceeded`, any other trap → `Sandbox.Trap` with the
+//! guest's panic message, a `task-error` → its own name, output that is
+//! not JSON → `Sandbox.InvalidOutput`. Never panics, whatever the guest did.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+use wasmtime::Trap;
+
+use super::limits::{MemoryLimitHit, mib};
+use crate::errors::{AslError, names};
+
+/// Raised by the epoch callback once the wall-clock deadline has passed.
+#[derive(Debug)]
+pub(crate) struct DeadlineHit;
+
+impl fmt::Display for DeadlineHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the call's deadline passed")
+    }
+}
+
+impl std::error::Error for DeadlineHit {}
+
+/// Where a call's deadline came from, for the cause.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DeadlineSource {
+    /// The state's `TimeoutSeconds`.
+    State,
+    /// The task's `timeout_seconds` (or the default).
+    Task,
+}
+
+/// What a timeout cause needs to know about the call.
+pub(crate) struct Budget<'a> {
+    pub task: &'a str,
+    pub fuel: Option<u64>,
+    pub memory_bytes: u64,
+    pub timeout: Duration,
+    pub source: DeadlineSource,
+}
+
+impl Budget<'_> {
+    pub fn deadline_error(&self) -> AslError {
+        let whence = match self.source {
+            DeadlineSource::State => "the state's TimeoutSeconds",
+            DeadlineSource::Task => "the task's timeout_seconds",
+        };
+        AslError::new(
+            names::TIMEOUT,
+            format!(
+                "task \"{}\" ran past its deadline of {} ({whence})",
+                self.task,
+                seconds(self.timeout)
+            ),
+        )
+    }
+
+    fn fuel_error(&self) -> AslError {
+        let budget = self
+            .fuel
+            .map_or_else(|| "unlimited".to_owned(), |f| f.to_string());
+        AslError::new(
+            names::TIMEOUT,
+            format!(
+                "task \"{}\" ran out of fuel: it used its whole fuel budget of {budget} units \
+                 (raise `fuel` for the task in sandstep.toml, or set `fuel = false` to rely on the deadline)",
+                self.task
+            ),
+        )
+    }
+
+    /// The ASL error for a call that ended with `error` instead of returning.
+    pub fn failure(&self, error: &wasmtime::Error, stderr: &str) -> AslError {
+        let root = error.root_cause();
+        if root.downcast_ref::<DeadlineHit>().is_some() {
+            return self.deadline_error();
+        }
+        if let Some(hit) = root.downcast_ref::<MemoryLimitHit>() {
+            return AslError::new(
+                names::SANDBOX_MEMORY_LIMIT_EXCEEDED,
+                format!(
+                    "task \"{}\" exceeded its memory limit of {}: {hit} (raise `memory_mib` for the task in sandstep.toml)",
+                    self.task,
+                    mib(self.memory_bytes)
+                ),
+            );
+        }
+        let trap = root
+            .downcast_ref::<Trap>()
+            .or_else(|| error.downcast_ref::<Trap>());
+        match trap {
+            Some(Trap::OutOfFuel) => self.fuel_error(),
+            Some(Trap::Interrupt) => self.deadline_error(),
+            Some(trap) => AslError::new(
+                names::SANDBOX_TRAP,
+                with_stderr(format!("task \"{}\" trapped: {trap}", self.task), stderr),
+            ),
+            // Not a wasm trap: a host function refused the guest (for example
+            // a resource the guest misused); still the guest's failure.
+            None => AslError::new(
+                names::SANDBOX_TRAP,
+                with_stderr(format!("task \"{}\" failed: {error:#}", self.task), stderr),
+            ),
+        }
+    }
+}
+
+/// `2s`, `0.25s`.
+fn seconds(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// The most telling part of the guest's stderr: from Rust's last
+/// `panicked at` on, else the last few lines.
+fn guest_message(stderr: &str) -> Option<String> {
+    const MAX: usize = 2048;
+    let start = stderr.rfind("panicked at ").unwrap_or_else(|| {
+        let trimmed = stderr.trim_end();
+        let mut start = trimmed.len().saturating_sub(MAX);
+        while !trimmed.is_char_boundary(start) {
+            start += 1;
+        }
+        start
+    });
+    let message: Vec<&str> = stderr[start..]
+        .lines()
+        .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE=1`"))
+        .collect();
+    let message = message.join("\n").trim().to_owned();
+    let mut end = message.len().min(MAX);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    (!message.is_empty()).then(|| message[..end].to_owned())
+}
+
+fn with_stderr(mut cause: String, stderr: &str) -> String {
+    if let Some(message) = guest_message(stderr) {
+        cause.push_str("; guest stderr: ");
+        cause.push_str(&message);
+    }
+    cause
+}
+
+/// The ASL result of a call that returned.
+pub(crate) fn returned(
+    task: &str,
+    result: Result<String, (String, String)>,
+) -> Result<Value, AslError> {
+    match result {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            AslError::new(
+                names::SANDBOX_INVALID_OUTPUT,
+                format!(
+                    "task \"{task}\" returned output that is not JSON ({e}): {:?}",
+                    preview(&text)
+                ),
+            )
+        }),
+        Err((error, cause)) if is_reserved(&error) => Err(AslError::new(
+            names::SANDBOX_INVALID_OUTPUT,
+            format!(
+                "task \"{task}\" returned the error name {error:?}, which is reserved for the host \
+                 (names starting with \"States.\" or \"Sandbox.\", or empty); its cause was: {cause}"
+            ),
+        )),
+        Err((error, cause)) => Err(AslError::new(error, cause)),
+    }
+}
+
+fn is_reserved(name: &str) -> bool {
+    name.is_empty() || name.starts_with("States.") || name.starts_with("Sandbox.")
+}
+
+fn preview(text: &str) -> &str {
+    let mut end = text.len().min(80);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_panic_message_is_taken_from_the_last_panic() {
+        let stderr = "starting\nthread '<unnamed>' panicked at src/lib.rs:9:9:\nthe sky is falling\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            guest_message(stderr).as_deref(),
+            Some("panicked at src/lib.rs:9:9:\nthe sky is falling")
+        );
+        assert_eq!(guest_message("").as_deref(), None);
+        assert_eq!(guest_message("oops\n").as_deref(), Some("oops"));
+    }
+
+    #[test]
+    fn task_errors_keep_their_name_unless_reserved() {
+        let own = returned("t", Err(("Orders.InvalidRow".into(), "row 3".into())));
+        assert_eq!(own, Err(AslError::new("Orders.InvalidRow", "row 3")));
+        let forged = returned("t", Err(("States.Timeout".into(), "fake".into())));
+        assert_eq!(
+            forged.map_err(|e| e.error),
+            Err(names::SANDBOX_INVALID_OUTPUT.to_owned())
+        );
+    }
+
+    #[test]
+    fn output_must_be_json() {
+        assert_eq!(returned("t", Ok("[1]".into())), Ok(serde_json::json!([1])));
+        let err = returned("t", Ok("nope".into())).expect_err("not JSON");
+        assert_eq!(err.error, names::SANDBOX_INVALID_OUTPUT);
+        assert!(err.cause.contains("\"nope\""), "{}", err.cause);
+    }
+}
