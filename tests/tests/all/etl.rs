@@ -69,7 +69,8 @@ impl Example {
         let tasks = sandstep_host::resources::load_runner(&self.dir.path().join("sandstep.toml"))
             .expect("the manifest loads");
         let engine = Engine::new(tasks);
-        assert_eq!(engine.check_resources(&machine), Vec::<String>::new());
+        let unknown = engine.check_resources(&machine);
+        assert!(unknown.is_empty(), "{unknown:?}");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
