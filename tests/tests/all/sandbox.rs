@@ -32,10 +32,10 @@ foreach_guest!(assert_test_exists);
 /// Which test covers each guest.
 mod tested {
     pub(super) use super::a_component_importing_an_unknown_interface_is_refused_at_load as unknown_import;
+    pub(super) use super::a_guest_blocked_in_a_host_call_hits_the_deadline as sleeper;
     pub(super) use super::a_memory_bomb_hits_the_memory_limit as memory_bomb;
     pub(super) use super::a_panic_is_a_trap_carrying_its_message as panic_message;
     pub(super) use super::a_stdout_flood_completes_and_counts_what_was_dropped as stdout_flood;
-    pub(super) use super::a_guest_blocked_in_a_host_call_hits_the_deadline as sleeper;
     pub(super) use super::a_task_error_keeps_its_own_name as task_error;
     pub(super) use super::an_infinite_loop_runs_out_of_fuel as infinite_loop;
     pub(super) use super::echo_returns_its_input_and_logs_through_the_host as echo;
