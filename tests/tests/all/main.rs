@@ -1,4 +1,5 @@
 //! End-to-end tests: one binary, one module per area (as wasmtime's `tests/all/`).
 
 mod etl;
+mod sandbox;
 mod tasks;
