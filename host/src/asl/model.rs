@@ -104,7 +104,7 @@ pub enum StateKind {
     Parallel {
         branches: Vec<Arc<StateMachine>>,
     },
-    Map(MapSpec),
+    Map(Box<MapSpec>),
 }
 
 /// One rule of a Choice state, with where it leads and what it assigns.

@@ -221,7 +221,7 @@ impl Builder {
                     .collect();
                 StateKind::Parallel { branches }
             }
-            "Map" => StateKind::Map(self.map(f, at, machine_language, language)),
+            "Map" => StateKind::Map(Box::new(self.map(f, at, machine_language, language))),
             other => {
                 self.problem(
                     format!("{at}/Type"),
@@ -397,10 +397,10 @@ impl Builder {
             ),
             ("TimestampPath", WaitSpec::TimestampPath),
         ] {
-            if let Some(src) = f.get(field).and_then(Value::as_str) {
-                if let Some(path) = self.path(src, &format!("{at}/{field}")) {
-                    return make(path);
-                }
+            if let Some(src) = f.get(field).and_then(Value::as_str)
+                && let Some(path) = self.path(src, &format!("{at}/{field}"))
+            {
+                return make(path);
             }
         }
         self.problem(
