@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// The execution's name. Default: a fresh UUID.
     #[arg(long)]
     name: Option<String>,
+    /// The largest state input or output, in bytes of compact JSON, before
+    /// `States.DataLimitExceeded` (AWS's quota: 262144).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_PAYLOAD_LIMIT)]
+    payload_limit: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -59,7 +63,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let input = read_input(args.input.as_deref())?;
     let tasks = pipeline::task_runner(&pipeline, args.manifest.as_deref())?;
-    let mut engine = Engine::new(tasks);
+    let mut engine = Engine::new(tasks).with_payload_limit(args.payload_limit);
     if args.virtual_time {
         engine = engine.with_clock(Clock::virtual_time());
     }

@@ -193,6 +193,9 @@ impl<'e> Run<'e> {
                 ),
             )));
         }
+        if let Some(assigned) = &step.assigned {
+            check_assigned(state, assigned, vars)?;
+        }
         let exited_id = self.emit(*cursor, state_event(type_name, Phase::Exited), || {
             history::state_exited(&state.name, &step.output, step.assigned.as_ref())
         });
@@ -1250,6 +1253,47 @@ impl<'e> Run<'e> {
         }
         Ok(value)
     }
+}
+
+/// AWS's variable quotas: 256 KiB per variable, 256 KiB per Assign, 10 MiB
+/// for all of an execution's variables in scope.
+fn check_assigned(state: &State, assigned: &Vars, vars: &Vars) -> Result<(), Failure> {
+    const PER_VARIABLE: usize = 256 * 1024;
+    const PER_ASSIGN: usize = 256 * 1024;
+    const TOTAL: usize = 10 * 1024 * 1024;
+    let too_large = |what: String| {
+        Failure::Error(AslError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!("The state '{}' assigned {what}.", state.name),
+        ))
+    };
+    let mut block = 0;
+    for (name, value) in assigned {
+        let size = io::json_len(value);
+        if size > PER_VARIABLE {
+            return Err(too_large(format!(
+                "a value of {size} bytes to the variable '{name}', more than the {PER_VARIABLE} bytes a variable may hold"
+            )));
+        }
+        block += size;
+    }
+    if block > PER_ASSIGN {
+        return Err(too_large(format!(
+            "{block} bytes of variables, more than the {PER_ASSIGN} bytes one Assign may hold"
+        )));
+    }
+    let kept: usize = vars
+        .iter()
+        .filter(|(name, _)| !assigned.contains_key(*name))
+        .map(|(_, value)| io::json_len(value))
+        .sum();
+    if kept + block > TOTAL {
+        return Err(too_large(format!(
+            "variables that bring the execution's total to {} bytes, more than {TOTAL}",
+            kept + block
+        )));
+    }
+    Ok(())
 }
 
 /// A value as AWS quotes it in error texts: strings bare, the rest as JSON.

@@ -1,0 +1,260 @@
+//! The `host` binary as a user runs it: exit codes, what goes to stdout and
+//! stderr, `--describe`, `--history`, `--virtual-time`, `validate`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn new() -> Dir {
+        Dir(tempfile::tempdir().expect("a temp dir"))
+    }
+
+    fn write(&self, name: &str, value: &Value) -> PathBuf {
+        let path = self.0.path().join(name);
+        std::fs::write(&path, value.to_string()).expect("writable temp dir");
+        path
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+}
+
+fn host(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host"))
+        .args(args)
+        .output()
+        .expect("the host binary runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn pass_pipeline() -> Value {
+    json!({
+        "StartAt": "Greet",
+        "States": {
+            "Greet": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hello {}', $.who)"}, "End": true}
+        }
+    })
+}
+
+fn failing_pipeline() -> Value {
+    json!({
+        "StartAt": "Boom",
+        "States": {"Boom": {"Type": "Fail", "Error": "Orders.Invalid", "Cause": "order 7 has no lines"}}
+    })
+}
+
+#[test]
+fn run_prints_the_output_and_exits_0() {
+    let dir = Dir::new();
+    let pipeline = dir.write("pipeline.json", &pass_pipeline());
+    let input = dir.write("input.json", &json!({"who": "world"}));
+    let out = host(&["run".as_ref(), &pipeline, "--input".as_ref(), &input]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out), json!({"greeting": "hello world"}));
+}
+
+#[test]
+fn a_failed_execution_exits_1_with_error_and_cause_on_stderr() {
+    let dir = Dir::new();
+    let pipeline = dir.write("pipeline.json", &failing_pipeline());
+    let out = host(&["run".as_ref(), &pipeline]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("FAILED"), "{err}");
+    assert!(
+        err.contains("Orders.Invalid: order 7 has no lines"),
+        "{err}"
+    );
+}
+
+#[test]
+fn describe_prints_the_record_whatever_the_status() {
+    let dir = Dir::new();
+    let pipeline = dir.write("pipeline.json", &failing_pipeline());
+    let out = host(&["run".as_ref(), &pipeline, "--describe".as_ref()]);
+    assert_eq!(out.status.code(), Some(1));
+    let described = stdout_json(&out);
+    assert_eq!(described["status"], "FAILED");
+    assert_eq!(described["error"], "Orders.Invalid");
+    assert_eq!(described["cause"], "order 7 has no lines");
+    assert_eq!(
+        described["input"], "{}",
+        "input is JSON text, as in DescribeExecution"
+    );
+    assert!(
+        described["executionArn"]
+            .as_str()
+            .is_some_and(|a| a.contains(":execution:pipeline:"))
+    );
+    for field in ["startDate", "stopDate", "name", "stateMachineArn"] {
+        assert!(described[field].is_string(), "{field} missing: {described}");
+    }
+}
+
+#[test]
+fn history_is_written_like_get_execution_history() {
+    let dir = Dir::new();
+    let pipeline = dir.write("pipeline.json", &pass_pipeline());
+    let input = dir.write("input.json", &json!({"who": "you"}));
+    let history = dir.path("history.json");
+    let out = host(&[
+        "run".as_ref(),
+        &pipeline,
+        "--input".as_ref(),
+        &input,
+        "--history".as_ref(),
+        &history,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&history).expect("history written"))
+            .expect("history is JSON");
+    let events = doc["events"].as_array().expect("an events array");
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let ids: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_u64().unwrap_or(0),
+                e["previousEventId"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [(1, 0), (2, 0), (3, 2), (4, 3)]);
+    assert_eq!(
+        events[2]["stateExitedEventDetails"]["output"],
+        r#"{"greeting":"hello you"}"#
+    );
+}
+
+#[test]
+fn virtual_time_advances_the_clock_the_execution_sees() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({
+            "StartAt": "Before",
+            "States": {
+                "Before": {"Type": "Pass", "Parameters": {"t.$": "$$.State.EnteredTime"}, "ResultPath": "$.before", "Next": "Nap"},
+                "Nap": {"Type": "Wait", "Seconds": 7200, "Next": "After"},
+                "After": {"Type": "Pass", "Parameters": {"t.$": "$$.State.EnteredTime"}, "ResultPath": "$.after", "End": true}
+            }
+        }),
+    );
+    let out = host(&["run".as_ref(), &pipeline, "--virtual-time".as_ref()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let output = stdout_json(&out);
+    let time = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().expect("a timestamp"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("RFC 3339")
+    };
+    let waited = time(&output["after"]["t"]) - time(&output["before"]["t"]);
+    assert!(
+        waited >= time::Duration::seconds(7200),
+        "the clock moved {waited}"
+    );
+}
+
+#[test]
+fn validate_lists_every_problem_with_state_and_field() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({
+            "StartAt": "A",
+            "States": {
+                "A": {"Type": "Pass", "ResultPath": "$.x[", "Next": "Nowhere"},
+                "B": {"Type": "Succeed", "Bogus": 1}
+            }
+        }),
+    );
+    let out = host(&["validate".as_ref(), &pipeline]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for needle in ["/States/A/ResultPath", "/States/A/Next", "/States/B"] {
+        assert!(err.contains(needle), "{needle} not named in:\n{err}");
+    }
+    let out = host(&["validate".as_ref(), &pipeline, "--json".as_ref()]);
+    let report = stdout_json(&out);
+    assert_eq!(report["result"], "FAIL");
+    assert!(
+        report["diagnostics"]
+            .as_array()
+            .is_some_and(|d| d.len() >= 3),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_valid_pipeline_validates_and_usage_errors_exit_2() {
+    let dir = Dir::new();
+    let pipeline = dir.write("pipeline.json", &pass_pipeline());
+    assert_eq!(
+        host(&["validate".as_ref(), &pipeline]).status.code(),
+        Some(0)
+    );
+    assert_eq!(host(&["run".as_ref()]).status.code(), Some(2));
+    assert_eq!(
+        host(&["run".as_ref(), &dir.path("missing.json")])
+            .status
+            .code(),
+        Some(2),
+        "an unreadable pipeline is a host failure"
+    );
+}
+
+#[test]
+fn an_oversized_variable_fails_with_data_limit_exceeded() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Hoard",
+            "States": {"Hoard": {"Type": "Pass", "Assign": {"blob": "{% $pad('', 300000, 'x') %}"}, "End": true}}
+        }),
+    );
+    let out = host(&["run".as_ref(), &pipeline, "--describe".as_ref()]);
+    assert_eq!(out.status.code(), Some(1));
+    let described = stdout_json(&out);
+    assert_eq!(
+        described["error"], "States.DataLimitExceeded",
+        "{described}"
+    );
+    assert!(
+        described["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("'blob'")),
+        "{described}"
+    );
+}
