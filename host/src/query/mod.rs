@@ -53,6 +53,7 @@ impl<'a> LazyContext<'a> {
 pub mod choice;
 mod error;
 pub mod intrinsics;
+mod java_random;
 pub mod jsonata;
 pub mod jsonpath;
 pub mod payload;

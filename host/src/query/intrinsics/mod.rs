@@ -5,6 +5,7 @@
 //! `States.IntrinsicFailure`; a path argument that matches nothing is the
 //! same `States.Runtime` miss as a plain `.$` path.
 
+use crate::query::java_random::JavaRandom;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -540,36 +541,6 @@ fn random_seed() -> i64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&bytes[..8]);
     i64::from_le_bytes(b)
-}
-
-/// `java.util.Random`, so a seeded MathRandom is reproducible.
-struct JavaRandom(i64);
-
-impl JavaRandom {
-    const MULT: i64 = 0x5_DEEC_E66D;
-    const MASK: i64 = (1 << 48) - 1;
-
-    fn new(seed: i64) -> Self {
-        JavaRandom((seed ^ Self::MULT) & Self::MASK)
-    }
-
-    fn next(&mut self, bits: u32) -> i32 {
-        self.0 = (self.0.wrapping_mul(Self::MULT).wrapping_add(0xB)) & Self::MASK;
-        (self.0 >> (48 - bits)) as i32
-    }
-
-    fn next_int(&mut self, bound: i32) -> i32 {
-        if bound & bound.wrapping_neg() == bound {
-            return ((i64::from(bound) * i64::from(self.next(31))) >> 31) as i32;
-        }
-        loop {
-            let bits = self.next(31);
-            let val = bits % bound;
-            if bits.wrapping_sub(val).wrapping_add(bound - 1) >= 0 {
-                return val;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

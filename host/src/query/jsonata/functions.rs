@@ -8,6 +8,7 @@
 //! built-in JSONata library (jlens) and `$eval`, which AWS does not offer
 //! but which is left as jlens provides it.
 
+use crate::query::java_random::JavaRandom;
 use std::sync::OnceLock;
 
 use jlens_core::{Bindings, Error, HostFunction};
@@ -181,29 +182,6 @@ fn parse(args: &[Option<Value>]) -> Result<Option<Value>, Error> {
             Value::String(text.clone())
         ))
     })
-}
-
-/// `java.util.Random`'s linear congruential generator.
-struct JavaRandom(i64);
-
-impl JavaRandom {
-    const MULT: i64 = 0x5_DEEC_E66D;
-    const MASK: i64 = (1 << 48) - 1;
-
-    fn new(seed: i64) -> Self {
-        JavaRandom((seed ^ Self::MULT) & Self::MASK)
-    }
-
-    fn next(&mut self, bits: u32) -> i64 {
-        self.0 = (self.0.wrapping_mul(Self::MULT).wrapping_add(0xB)) & Self::MASK;
-        i64::from((self.0 >> (48 - bits)) as i32)
-    }
-
-    fn next_double(&mut self) -> f64 {
-        let high = self.next(26);
-        let low = self.next(27);
-        ((high << 27) + low) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
 }
 
 #[cfg(test)]
