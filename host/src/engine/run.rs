@@ -1193,14 +1193,7 @@ impl<'e> Run<'e> {
                 Ok(u64::try_from(n).unwrap_or_default())
             }
             CountField::Path(path) => {
-                let value = self.with_scope(env, input, vars, None, |scope| {
-                    path.eval(scope).map(Cow::into_owned)
-                });
-                let value = value.unwrap_or(Value::Null);
-                // AWS also takes an integer written as a string, e.g. from a variable.
-                let number = value
-                    .as_i64()
-                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+                let (value, number) = self.number_at(env, path, input, vars, Value::as_i64);
                 match number {
                     Some(n) if n < 0 => {
                         Err(AslError::runtime(format!("{name} cannot be negative.")).into())
@@ -1214,6 +1207,26 @@ impl<'e> Run<'e> {
                 }
             }
         }
+    }
+
+    /// The value at `path` (`null` when absent) and the number it holds.
+    /// AWS also takes a number written as a string, e.g. from a variable.
+    fn number_at<N: std::str::FromStr>(
+        &self,
+        env: &StateEnv<'_>,
+        path: &crate::query::jsonpath::JsonPath,
+        input: &Value,
+        vars: &Vars,
+        as_number: fn(&Value) -> Option<N>,
+    ) -> (Value, Option<N>) {
+        let value = self
+            .with_scope(env, input, vars, None, |scope| {
+                path.eval(scope).map(Cow::into_owned)
+            })
+            .unwrap_or(Value::Null);
+        let number =
+            as_number(&value).or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+        (value, number)
     }
 
     fn percentage(
@@ -1231,13 +1244,7 @@ impl<'e> Run<'e> {
                 })?
             }
             PercentField::Path(path) => {
-                let value = self.with_scope(env, input, vars, None, |scope| {
-                    path.eval(scope).map(Cow::into_owned)
-                });
-                let value = value.unwrap_or(Value::Null);
-                let number = value
-                    .as_f64()
-                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+                let (value, number) = self.number_at(env, path, input, vars, Value::as_f64);
                 number.ok_or_else(|| {
                     AslError::runtime(format!(
                         "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {path}",
