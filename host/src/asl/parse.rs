@@ -16,6 +16,7 @@ use crate::query::intrinsics::Intrinsic;
 use crate::query::jsonata::JsonataValue;
 use crate::query::jsonpath::JsonPath;
 use crate::query::payload::Template;
+use crate::query::pointer_token;
 
 /// Validates `definition` and compiles it into a [`StateMachine`].
 pub fn parse(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
@@ -96,7 +97,7 @@ impl Builder {
         let states = states_json
             .iter()
             .map(|(name, state)| {
-                let location = format!("{at}/States/{}", pointer_escape(name));
+                let location = format!("{at}/States/{}", pointer_token(name));
                 let empty = Map::new();
                 let fields = state.as_object().unwrap_or(&empty);
                 self.state(name, fields, &location, &index, language)
@@ -569,9 +570,4 @@ fn strings(value: Option<&Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Escapes a key for use in a JSON pointer (RFC 6901).
-pub(crate) fn pointer_escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }

@@ -209,10 +209,7 @@ impl Engine {
 fn visit_tasks(machine: &StateMachine, at: &str, f: &mut dyn FnMut(&str, &str)) {
     use crate::asl::model::StateKind;
     for state in &machine.states {
-        let here = format!(
-            "{at}/States/{}",
-            state.name.replace('~', "~0").replace('/', "~1")
-        );
+        let here = format!("{at}/States/{}", crate::query::pointer_token(&state.name));
         match &state.kind {
             StateKind::Task(task) => f(&here, &task.resource),
             StateKind::Parallel { branches } => {
