@@ -43,21 +43,21 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Output, sandstep::Er
     let output = format!(
         "{}/deduped-{}.csv",
         input.output_dir,
-        file_safe(&ctx.execution_id)
+        etl_files::execution_file_name(&ctx.execution_id)
     );
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(&input.file)
-        .map_err(|e| csv_error(e, "reading", &input.file))?;
-    let mut writer =
-        csv::Writer::from_path(&output).map_err(|e| csv_error(e, "creating", &output))?;
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?;
+    let mut writer = csv::Writer::from_path(&output)
+        .map_err(|e| etl_files::csv_error(e, "creating", &output))?;
     let header = reader
         .byte_headers()
-        .map_err(|e| csv_error(e, "reading", &input.file))?
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?
         .clone();
     writer
         .write_byte_record(&header)
-        .map_err(|e| csv_error(e, "writing", &output))?;
+        .map_err(|e| etl_files::csv_error(e, "writing", &output))?;
 
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let (mut rows_in, mut rows_out, mut duplicates) = (0, 0, 0);
@@ -65,7 +65,7 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Output, sandstep::Er
     let mut record = csv::ByteRecord::new();
     while reader
         .read_byte_record(&mut record)
-        .map_err(|e| csv_error(e, "reading", &input.file))?
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?
     {
         rows_in += 1;
         if let Some(reason) = defect(&record) {
@@ -75,7 +75,7 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Output, sandstep::Er
         } else {
             writer
                 .write_byte_record(&record)
-                .map_err(|e| csv_error(e, "writing", &output))?;
+                .map_err(|e| etl_files::csv_error(e, "writing", &output))?;
             rows_out += 1;
         }
     }
@@ -145,36 +145,6 @@ fn is_amount(s: &[u8]) -> bool {
     !whole.is_empty()
         && all_digits(whole)
         && fraction.is_none_or(|f| (1..=2).contains(&f.len()) && all_digits(f))
-}
-
-/// The execution's name (the last part of its id), reduced to characters safe in a file name.
-fn file_safe(execution_id: &str) -> String {
-    let name = execution_id.rsplit(':').next().unwrap_or(execution_id);
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    if safe.is_empty() {
-        "execution".to_owned()
-    } else {
-        safe
-    }
-}
-
-fn csv_error(e: csv::Error, doing: &str, path: &str) -> sandstep::Error {
-    let text = e.to_string();
-    let e = match e.into_kind() {
-        csv::ErrorKind::Io(io) => sandstep::Error::from(io),
-        _ => sandstep::Error::new("Csv.Unreadable", text),
-    };
-    e.context(format!("{doing} \"{path}\""))
 }
 
 #[cfg(test)]

@@ -42,15 +42,15 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Output, sandstep::Er
     let output = format!(
         "{}/enriched-{}.csv",
         input.output_dir,
-        file_safe(&ctx.execution_id)
+        etl_files::execution_file_name(&ctx.execution_id)
     );
-    let mut reader =
-        csv::Reader::from_path(&input.file).map_err(|e| csv_error(e, "reading", &input.file))?;
-    let mut writer =
-        csv::Writer::from_path(&output).map_err(|e| csv_error(e, "creating", &output))?;
+    let mut reader = csv::Reader::from_path(&input.file)
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?;
+    let mut writer = csv::Writer::from_path(&output)
+        .map_err(|e| etl_files::csv_error(e, "creating", &output))?;
     let mut header = reader
         .byte_headers()
-        .map_err(|e| csv_error(e, "reading", &input.file))?
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?
         .clone();
     let customer_at = column(&header, "customer_id", &input.file)?;
     for added in ["customer_name", "segment", "country"] {
@@ -58,13 +58,13 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Output, sandstep::Er
     }
     writer
         .write_byte_record(&header)
-        .map_err(|e| csv_error(e, "writing", &output))?;
+        .map_err(|e| etl_files::csv_error(e, "writing", &output))?;
 
     let (mut rows_in, mut rows_out, mut unknown) = (0, 0, 0);
     let mut record = csv::ByteRecord::new();
     while reader
         .read_byte_record(&mut record)
-        .map_err(|e| csv_error(e, "reading", &input.file))?
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?
     {
         rows_in += 1;
         let Some(extra) = record.get(customer_at).and_then(|id| customers.get(id)) else {
@@ -76,7 +76,7 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Output, sandstep::Er
         }
         writer
             .write_byte_record(&record)
-            .map_err(|e| csv_error(e, "writing", &output))?;
+            .map_err(|e| etl_files::csv_error(e, "writing", &output))?;
         rows_out += 1;
     }
     writer
@@ -102,10 +102,11 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Output, sandstep::Er
 
 /// Customer id → the [`ADDED`] fields.
 fn load_customers(path: &str) -> Result<HashMap<Vec<u8>, [Vec<u8>; 3]>, sandstep::Error> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| csv_error(e, "reading", path))?;
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| etl_files::csv_error(e, "reading", path))?;
     let header = reader
         .byte_headers()
-        .map_err(|e| csv_error(e, "reading", path))?
+        .map_err(|e| etl_files::csv_error(e, "reading", path))?
         .clone();
     let id_at = column(&header, "customer_id", path)?;
     let added_at = [
@@ -117,7 +118,7 @@ fn load_customers(path: &str) -> Result<HashMap<Vec<u8>, [Vec<u8>; 3]>, sandstep
     let mut record = csv::ByteRecord::new();
     while reader
         .read_byte_record(&mut record)
-        .map_err(|e| csv_error(e, "reading", path))?
+        .map_err(|e| etl_files::csv_error(e, "reading", path))?
     {
         let field = |at: usize| record.get(at).unwrap_or_default().to_vec();
         customers.insert(field(id_at), added_at.map(field));
@@ -136,34 +137,4 @@ fn column(header: &csv::ByteRecord, name: &str, path: &str) -> Result<usize, san
                 format!("\"{path}\" has no column \"{name}\""),
             )
         })
-}
-
-/// The execution's name (the last part of its id), reduced to characters safe in a file name.
-fn file_safe(execution_id: &str) -> String {
-    let name = execution_id.rsplit(':').next().unwrap_or(execution_id);
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    if safe.is_empty() {
-        "execution".to_owned()
-    } else {
-        safe
-    }
-}
-
-fn csv_error(e: csv::Error, doing: &str, path: &str) -> sandstep::Error {
-    let text = e.to_string();
-    let e = match e.into_kind() {
-        csv::ErrorKind::Io(io) => sandstep::Error::from(io),
-        _ => sandstep::Error::new("Csv.Unreadable", text),
-    };
-    e.context(format!("{doing} \"{path}\""))
 }

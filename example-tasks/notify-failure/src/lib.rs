@@ -63,7 +63,7 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Notice, sandstep::Er
     };
     let path = format!(
         "{NOTIFICATIONS}/failure-{}.json",
-        file_safe(&ctx.execution_id)
+        etl_files::execution_file_name(&ctx.execution_id)
     );
     let notice = Notice {
         path,
@@ -80,40 +80,4 @@ pub fn run(input: Input, ctx: &sandstep::Context) -> Result<Notice, sandstep::Er
         .map_err(|e| sandstep::Error::from(e).context(format!("writing \"{}\"", notice.path)))?;
     sandstep::log::warn!("{}: {}", notice.path, notice.reason);
     Ok(notice)
-}
-
-/// The execution's name (the last part of its id), reduced to characters safe in a file name.
-fn file_safe(execution_id: &str) -> String {
-    let name = execution_id.rsplit(':').next().unwrap_or(execution_id);
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    if safe.is_empty() {
-        "execution".to_owned()
-    } else {
-        safe
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::file_safe;
-
-    #[test]
-    fn file_names_come_from_the_execution_name() {
-        assert_eq!(
-            file_safe("arn:sandstep:states:local:execution:etl:4f1c"),
-            "4f1c"
-        );
-        assert_eq!(file_safe("../../etc/passwd"), "______etc_passwd");
-        assert_eq!(file_safe(""), "execution");
-    }
 }

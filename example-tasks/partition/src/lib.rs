@@ -45,11 +45,11 @@ struct Open {
 pub fn run(input: Input, _ctx: &sandstep::Context) -> Result<Output, sandstep::Error> {
     let started = Instant::now();
     let part = format!("part-{}.csv", file_stem(&input.source));
-    let mut reader =
-        csv::Reader::from_path(&input.file).map_err(|e| csv_error(e, "reading", &input.file))?;
+    let mut reader = csv::Reader::from_path(&input.file)
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?;
     let header = reader
         .byte_headers()
-        .map_err(|e| csv_error(e, "reading", &input.file))?
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?
         .clone();
     let date_at = header.iter().position(|c| c == b"date").ok_or_else(|| {
         sandstep::Error::new(
@@ -63,7 +63,7 @@ pub fn run(input: Input, _ctx: &sandstep::Context) -> Result<Output, sandstep::E
     let mut record = csv::ByteRecord::new();
     while reader
         .read_byte_record(&mut record)
-        .map_err(|e| csv_error(e, "reading", &input.file))?
+        .map_err(|e| etl_files::csv_error(e, "reading", &input.file))?
     {
         let date = record.get(date_at).unwrap_or_default();
         // The date becomes a directory name: never let a value shape a path.
@@ -87,11 +87,11 @@ pub fn run(input: Input, _ctx: &sandstep::Context) -> Result<Output, sandstep::E
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| sandstep::Error::from(e).context(format!("creating \"{dir}\"")))?;
                 let path = format!("{dir}/{part}");
-                let mut writer =
-                    csv::Writer::from_path(&path).map_err(|e| csv_error(e, "creating", &path))?;
+                let mut writer = csv::Writer::from_path(&path)
+                    .map_err(|e| etl_files::csv_error(e, "creating", &path))?;
                 writer
                     .write_byte_record(&header)
-                    .map_err(|e| csv_error(e, "writing", &path))?;
+                    .map_err(|e| etl_files::csv_error(e, "writing", &path))?;
                 v.insert(Open {
                     path,
                     rows: 0,
@@ -101,7 +101,7 @@ pub fn run(input: Input, _ctx: &sandstep::Context) -> Result<Output, sandstep::E
         };
         out.writer
             .write_byte_record(&record)
-            .map_err(|e| csv_error(e, "writing", &out.path))?;
+            .map_err(|e| etl_files::csv_error(e, "writing", &out.path))?;
         out.rows += 1;
         rows += 1;
     }
@@ -127,30 +127,5 @@ pub fn run(input: Input, _ctx: &sandstep::Context) -> Result<Output, sandstep::E
 /// `/input/transactions.csv` → `transactions`, kept to characters safe in a file name.
 fn file_stem(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let stem = name.strip_suffix(".csv").unwrap_or(name);
-    let safe: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    if safe.is_empty() {
-        "input".to_owned()
-    } else {
-        safe
-    }
-}
-
-fn csv_error(e: csv::Error, doing: &str, path: &str) -> sandstep::Error {
-    let text = e.to_string();
-    let e = match e.into_kind() {
-        csv::ErrorKind::Io(io) => sandstep::Error::from(io),
-        _ => sandstep::Error::new("Csv.Unreadable", text),
-    };
-    e.context(format!("{doing} \"{path}\""))
+    etl_files::file_safe(name.strip_suffix(".csv").unwrap_or(name), "input")
 }
