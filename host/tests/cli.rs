@@ -258,3 +258,31 @@ fn an_oversized_variable_fails_with_data_limit_exceeded() {
         "{described}"
     );
 }
+
+#[test]
+fn validate_for_express_refuses_what_express_machines_cannot_do() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({
+            "StartAt": "Wait",
+            "States": {"Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "End": true
+            }}
+        }),
+    );
+    let out = host(&[
+        "validate".as_ref(),
+        &pipeline,
+        "--type".as_ref(),
+        "express".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Express state machine does not support '.waitForTaskToken'"),
+        "{err}"
+    );
+}

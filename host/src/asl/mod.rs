@@ -13,5 +13,5 @@ mod parse;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, ValidationReport};
-pub use parse::{parse, parse_text};
-pub use validate::{validate, validate_text};
+pub use parse::{parse, parse_as, parse_text, parse_text_as};
+pub use validate::{MachineType, validate, validate_text};

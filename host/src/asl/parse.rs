@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::Diagnostic;
 use super::model::*;
+use super::validate::MachineType;
 use crate::query::choice::ChoiceRule;
 use crate::query::intrinsics::Intrinsic;
 use crate::query::jsonata::JsonataValue;
@@ -18,12 +19,45 @@ use crate::query::jsonpath::JsonPath;
 use crate::query::payload::Template;
 use crate::query::pointer_token;
 
-/// Validates `definition` and compiles it into a [`StateMachine`].
+/// Validates `definition` (as a Standard machine) and compiles it into a [`StateMachine`].
 pub fn parse(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
-    let problems = super::validate(definition);
+    parse_as(definition, MachineType::Standard)
+}
+
+/// Validates `definition` for a machine of type `ty` and compiles it.
+pub fn parse_as(definition: &Value, ty: MachineType) -> Result<StateMachine, Vec<Diagnostic>> {
+    let problems = super::validate::validate_as(definition, ty);
     if !problems.is_empty() {
         return Err(problems);
     }
+    build(definition)
+}
+
+/// Parses definition text (as read from a file), validates it for a machine
+/// of type `ty` (duplicate keys included) and compiles it.
+pub fn parse_text_as(text: &str, ty: MachineType) -> Result<StateMachine, Vec<Diagnostic>> {
+    let problems = super::validate::validate_text_as(text, ty);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        vec![Diagnostic {
+            code: Diagnostic::INVALID_JSON_DESCRIPTION,
+            message: e.to_string(),
+            location: None,
+        }]
+    })?;
+    build(&value)
+}
+
+/// Parses definition text as a Standard machine.
+pub fn parse_text(text: &str) -> Result<StateMachine, Vec<Diagnostic>> {
+    parse_text_as(text, MachineType::Standard)
+}
+
+/// Compiles a validated definition; still reports, never panics, if
+/// something slipped past validation.
+fn build(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
     let mut builder = Builder::default();
     let Some(object) = definition.as_object() else {
         return Err(vec![Diagnostic::schema(
@@ -41,22 +75,6 @@ pub fn parse(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
     } else {
         Err(builder.problems)
     }
-}
-
-/// Parses definition text (as read from a file) and compiles it.
-pub fn parse_text(text: &str) -> Result<StateMachine, Vec<Diagnostic>> {
-    let problems = super::validate_text(text);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        vec![Diagnostic {
-            code: Diagnostic::INVALID_JSON_DESCRIPTION,
-            message: e.to_string(),
-            location: None,
-        }]
-    })?;
-    parse(&value)
 }
 
 #[derive(Default)]

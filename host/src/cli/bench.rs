@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::pipeline;
+use crate::asl::MachineType;
 use crate::engine::{Engine, ExecutionRequest, ExecutionType, Status};
 
 #[derive(Debug, Args)]
@@ -38,7 +39,7 @@ pub struct BenchArgs {
 }
 
 pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = match pipeline::load(&args.pipeline)? {
+    let pipeline = match pipeline::load(&args.pipeline, MachineType::Standard)? {
         Ok(pipeline) => pipeline,
         Err(problems) => {
             super::validate::print_problems(&args.pipeline, &problems);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::asl::model::StateMachine;
-use crate::asl::{self, Diagnostic};
+use crate::asl::{self, Diagnostic, MachineType};
 use crate::engine::{NoTasks, TaskRunner};
 
 /// A pipeline file, parsed and compiled.
@@ -18,8 +18,9 @@ pub struct Pipeline {
     pub machine: StateMachine,
 }
 
-/// Reads and compiles `path`. `Ok(Err(..))` lists the problems of an invalid definition.
-pub fn load(path: &Path) -> anyhow::Result<Result<Pipeline, Vec<Diagnostic>>> {
+/// Reads and compiles `path` for a machine of type `ty`. `Ok(Err(..))` lists
+/// the problems of an invalid definition.
+pub fn load(path: &Path, ty: MachineType) -> anyhow::Result<Result<Pipeline, Vec<Diagnostic>>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read pipeline {}", path.display()))?;
     let file_name = path
@@ -30,7 +31,7 @@ pub fn load(path: &Path) -> anyhow::Result<Result<Pipeline, Vec<Diagnostic>>> {
         .trim_end_matches(".json")
         .trim_end_matches(".asl")
         .to_owned();
-    Ok(asl::parse_text(&text).map(|machine| Pipeline {
+    Ok(asl::parse_text_as(&text, ty).map(|machine| Pipeline {
         path: path.to_owned(),
         name,
         machine,

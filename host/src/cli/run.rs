@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use super::pipeline;
+use crate::asl::MachineType;
 use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, Status};
 
 #[derive(Debug, Args)]
@@ -47,14 +48,24 @@ pub struct RunArgs {
     payload_limit: usize,
 }
 
+/// `--type`: the machine type, for validation and the execution ARN.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Kind {
+pub enum Kind {
     Standard,
     Express,
 }
 
+impl Kind {
+    pub fn machine_type(self) -> MachineType {
+        match self {
+            Kind::Standard => MachineType::Standard,
+            Kind::Express => MachineType::Express,
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = match pipeline::load(&args.pipeline)? {
+    let pipeline = match pipeline::load(&args.pipeline, args.kind.machine_type())? {
         Ok(pipeline) => pipeline,
         Err(problems) => {
             super::validate::print_problems(&args.pipeline, &problems);

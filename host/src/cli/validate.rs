@@ -19,10 +19,18 @@ pub struct ValidateArgs {
     /// Print the result shaped like AWS ValidateStateMachineDefinition.
     #[arg(long)]
     json: bool,
+    /// Validate for this machine type (Express refuses `.sync`, callbacks, activities).
+    #[arg(
+        long = "type",
+        value_enum,
+        default_value = "standard",
+        ignore_case = true
+    )]
+    kind: super::run::Kind,
 }
 
 pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let mut problems = match pipeline::load(&args.pipeline)? {
+    let mut problems = match pipeline::load(&args.pipeline, args.kind.machine_type())? {
         Err(problems) => problems,
         Ok(pipeline) => {
             let tasks = pipeline::task_runner(&pipeline, args.manifest.as_deref())?;
