@@ -424,10 +424,11 @@ fn build_engine(settings: &SandboxConfig) -> anyhow::Result<(Engine, Allocator)>
             .max_memories_per_module(1)
             .max_tables_per_module(2)
             // Reset the first pages of a reused slot with memset instead of
-            // madvise: most calls touch little, and page faults cost more.
-            .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10)
-            .async_stack_keep_resident(64 << 10);
+            // madvise: page faults on reuse cost more. Larger regions were
+            // slower in `cargo bench --bench invoke` (memset dominates).
+            .linear_memory_keep_resident(256 << 10)
+            .table_keep_resident(16 << 10)
+            .async_stack_keep_resident(16 << 10);
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {
