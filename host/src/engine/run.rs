@@ -211,13 +211,9 @@ impl<'e> Run<'e> {
     /// and query errors, and an `EvaluationFailed` event for JSONata errors.
     fn settle(&self, env: &StateEnv<'_>, cursor: &mut u64, failure: Failure) -> Failure {
         match failure {
-            Failure::Error(error) => self.state_error(env.state, env.entered_id, error),
+            Failure::Error(error) => Failure::Error(prefixed(env, error)),
             Failure::Evaluation(failed) => {
-                let Failure::Error(error) =
-                    self.state_error(env.state, env.entered_id, failed.error)
-                else {
-                    unreachable!("state_error returns an error");
-                };
+                let error = prefixed(env, failed.error);
                 // As recorded on AWS: a Wait's failed expression follows its
                 // Entered event; other states' point where Entered pointed.
                 let prev = match env.state.kind {
@@ -241,23 +237,6 @@ impl<'e> Run<'e> {
             }
             Failure::TimedOut => Failure::TimedOut,
         }
-    }
-
-    fn state_error(&self, state: &State, entered_id: u64, mut error: AslError) -> Failure {
-        // Returns `Failure` (always `Failure::Error`) so callers can `return` it.
-        let prefixed = matches!(
-            error.error.as_str(),
-            names::RUNTIME | names::QUERY_EVALUATION_ERROR
-        ) && !error
-            .cause
-            .starts_with("An error occurred while executing the state");
-        if prefixed {
-            error.cause = format!(
-                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
-                state.name, entered_id, error.cause
-            );
-        }
-        Failure::Error(error)
     }
 
     /// Evaluates `f` in a scope whose `$` is `input` and whose `$$` is built on demand.
@@ -1301,6 +1280,24 @@ fn check_assigned(state: &State, assigned: &Vars, vars: &Vars) -> Result<(), Fai
         )));
     }
     Ok(())
+}
+
+/// AWS's "An error occurred while executing the state ..." prefix, on the
+/// runtime and query errors a state's own fields raise.
+fn prefixed(env: &StateEnv<'_>, mut error: AslError) -> AslError {
+    let wanted = matches!(
+        error.error.as_str(),
+        names::RUNTIME | names::QUERY_EVALUATION_ERROR
+    ) && !error
+        .cause
+        .starts_with("An error occurred while executing the state");
+    if wanted {
+        error.cause = format!(
+            "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+            env.state.name, env.entered_id, error.cause
+        );
+    }
+    error
 }
 
 /// A value as AWS quotes it in error texts: strings bare, the rest as JSON.
