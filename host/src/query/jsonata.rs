@@ -219,6 +219,34 @@ pub struct JsonataExpr {
     /// Set when the expression is a plain path such as `$states.input.a.b`
     /// or `$var.x`: it is then resolved without the evaluator.
     plain_path: Option<PlainPath>,
+    /// Set when the expression is a plain path, an arithmetic operator and
+    /// a number (`$states.input.n + 1`, `$count * 2`): the commonest
+    /// computed field, done without the evaluator when both sides are numbers.
+    arithmetic: Option<(PlainPath, char, f64)>,
+}
+
+/// `<plain path> <op> <number>`, with `op` one of `+ - * /`.
+fn parse_arithmetic(src: &str) -> Option<(PlainPath, char, f64)> {
+    let src = src.trim();
+    let (at, op) = src
+        .char_indices()
+        .find(|(_, c)| matches!(c, '+' | '-' | '*' | '/'))?;
+    let path = PlainPath::parse(&src[..at])?;
+    let literal = src[at + 1..].trim();
+    let number: f64 = literal.parse().ok()?;
+    let plain_number = !literal.is_empty()
+        && literal.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && number.is_finite();
+    plain_number.then_some((path, op, number))
+}
+
+/// JSONata's result for a number: integral values print without a fraction.
+fn number_value(n: f64) -> Option<Value> {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Some(Value::from(n as i64))
+    } else {
+        serde_json::Number::from_f64(n).map(Value::Number)
+    }
 }
 
 /// A path of plain field names from `$states.<part>` or a variable. JSONata
@@ -306,6 +334,7 @@ impl JsonataExpr {
         Ok(JsonataExpr {
             source: src.trim().to_owned(),
             plain_path: PlainPath::parse(src),
+            arithmetic: parse_arithmetic(src),
             compiled,
             reads_everything: reads.every_binding(),
             states,
@@ -373,6 +402,20 @@ impl JsonataExpr {
     fn evaluate_in(&self, env: &JsonataEnv<'_>) -> Result<Option<Value>, EvaluationError> {
         if let Some(resolved) = self.plain_path.as_ref().and_then(|p| p.resolve(env)) {
             return Ok(resolved);
+        }
+        if let Some((path, op, right)) = &self.arithmetic {
+            // Anything but two numbers (undefined, a string, an overflow) is
+            // left to the evaluator, which knows JSONata's errors for it.
+            let left = path.resolve(env).flatten().and_then(|v| v.as_f64());
+            let result = left.map(|left| match op {
+                '+' => left + right,
+                '-' => left - right,
+                '*' => left * right,
+                _ => left / right,
+            });
+            if let Some(value) = result.filter(|r| r.is_finite()).and_then(number_value) {
+                return Ok(Some(value));
+            }
         }
         static WHOLE: Read = Read::Whole;
         let mut bindings = functions::aws_functions().clone();

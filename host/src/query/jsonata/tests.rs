@@ -165,6 +165,13 @@ fn cut_bindings_give_the_same_results() {
         "$states.result.Payload.rows",
         "$obj",
         "$obj.b.c",
+        // Path-and-number arithmetic, done without the evaluator.
+        "$states.input.other + 1",
+        "$states.input.other - 0.5",
+        "$states.input.other * 2.5",
+        "$states.input.other / 3",
+        "$obj.a + 41",
+        "$states.result.StatusCode / 100",
     ];
     for src in sources {
         let expr = JsonataExpr::compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
@@ -516,6 +523,33 @@ fn plain_paths_to_nothing_are_undefined() {
         assert_eq!(
             expr.evaluate(None, &whole, &EvalLimits::default()),
             Ok(None),
+            "{src}"
+        );
+    }
+}
+
+/// Arithmetic on something that is not a number falls back to the evaluator
+/// and its error, as if there were no shortcut.
+#[test]
+fn arithmetic_on_a_non_number_keeps_jsonatas_error() {
+    let input = json!({"items": [1, 2], "s": "5"});
+    let vars = variables();
+    let ctx = LazyContext::ready(context());
+    let env = JsonataEnv::new(&input, &ctx, &vars);
+    let mut whole = vars.clone();
+    whole.insert(
+        "states".into(),
+        json!({"input": input.clone(), "context": context()}),
+    );
+    for src in [
+        "$states.input.items + 1",
+        "$states.input.s * 2",
+        "$states.input.missing + 1",
+    ] {
+        let expr = JsonataExpr::compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(
+            expr.evaluate_in(&env),
+            expr.evaluate(None, &whole, &EvalLimits::default()),
             "{src}"
         );
     }
