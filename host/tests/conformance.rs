@@ -46,15 +46,7 @@ fn load_cases() -> Vec<Case> {
         .map(|path| {
             let text = std::fs::read_to_string(&path).expect("readable case file");
             let doc: Value = serde_json::from_str(&text).expect("case file is JSON");
-            let features = doc["features"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let features = strings(&doc["features"]);
             Case {
                 name: path
                     .file_name()
@@ -67,6 +59,19 @@ fn load_cases() -> Vec<Case> {
         .collect();
     cases.sort_by(|a, b| a.name.cmp(&b.name));
     cases
+}
+
+/// The strings of a JSON array (none when it is not one).
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether `actual` matches `expected`, where expected strings that contain a
@@ -126,15 +131,7 @@ fn run_case(
     case: &Case,
 ) -> Result<Option<String>, String> {
     let doc = &case.doc;
-    let masks: Vec<String> = doc["expected_masked"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let masks = strings(&doc["expected_masked"]);
     let machine = asl::parse(&doc["definition"]).map_err(|problems| {
         let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
         format!("rejected the definition: {}", listed.join("; "))
