@@ -84,7 +84,10 @@ fn bench(c: &mut Criterion) {
             retry_count: 0,
             timeout: None,
         };
-        let out = rt.block_on(tasks.invoke(call())).expect("echo works");
+        let out = rt
+            .block_on(tasks.invoke(call()))
+            .result
+            .expect("echo works");
         assert_eq!(out, input);
         group.bench_function(BenchmarkId::new("echo-1KB", id), |b| {
             b.iter(|| rt.block_on(tasks.invoke(call())))

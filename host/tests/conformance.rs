@@ -165,7 +165,7 @@ fn run_case(
     }
     if let Some(events) = doc["expected_history"].as_array() {
         let want: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
-        let got: Vec<&str> = execution.history.iter().map(|e| e.kind).collect();
+        let got: Vec<&str> = execution.history.iter().map(|e| e.kind.as_ref()).collect();
         let concurrent = events.iter().any(|e| !e["id"].is_u64());
         let agrees = if concurrent {
             same_concurrent_history(events, &want, &got)

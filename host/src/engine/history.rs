@@ -8,6 +8,7 @@
 //! Parallel branches and Map iterations is not `id - 1`. `input`/`output`
 //! fields inside details are JSON *text*, as on AWS's wire.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,16 +23,16 @@ pub struct HistoryEvent {
     pub previous_event_id: u64,
     pub timestamp: OffsetDateTime,
     /// The AWS `HistoryEventType`, e.g. `PassStateEntered`.
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// The details member name (e.g. `stateEnteredEventDetails`) and its value.
-    pub details: Option<(&'static str, Value)>,
+    pub details: Option<(Cow<'static, str>, Value)>,
 }
 
 impl Serialize for HistoryEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("timestamp", &format_timestamp(self.timestamp))?;
-        map.serialize_entry("type", self.kind)?;
+        map.serialize_entry("type", &self.kind)?;
         map.serialize_entry("id", &self.id)?;
         map.serialize_entry("previousEventId", &self.previous_event_id)?;
         if let Some((member, details)) = &self.details {
@@ -100,8 +101,8 @@ impl History {
             id,
             previous_event_id,
             timestamp,
-            kind,
-            details,
+            kind: Cow::Borrowed(kind),
+            details: details.map(|(member, value)| (Cow::Borrowed(member), value)),
         });
         id
     }

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 pub use clock::Clock;
 pub use history::HistoryEvent;
 pub use io::json_len;
-pub use task::{NoTasks, TaskCall, TaskFuture, TaskRunner};
+pub use task::{NoTasks, TaskCall, TaskFuture, TaskOutcome, TaskRunner, Usage};
 
 use crate::asl::Diagnostic;
 use crate::asl::model::StateMachine;

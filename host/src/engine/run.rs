@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::context::{self, ExecutionInfo, MapItem};
 use super::history::{self, History, Phase, format_timestamp, state_event};
 use super::io;
-use super::{Engine, TaskCall};
+use super::{Engine, TaskCall, Usage};
 use crate::asl::model::*;
 use crate::errors::{AslError, names};
 use crate::query::jsonata::{JsonataEnv, JsonataError, JsonataValue, fields as jsonata_fields};
@@ -876,8 +876,9 @@ impl<'e> Run<'e> {
             retry_count: env.retry_count,
             timeout: timeout.map(Duration::from_secs),
         };
-        let result = self.engine.tasks.invoke(call).await;
-        match result {
+        let outcome = self.engine.tasks.invoke(call).await;
+        let usage = outcome.usage;
+        match outcome.result {
             Ok(output) => {
                 if io::json_len(&output) > self.engine.payload_limit {
                     let error = AslError::new(
@@ -888,12 +889,12 @@ impl<'e> Run<'e> {
                         ),
                     );
                     *cursor = self.emit(*cursor, events.failed, || {
-                        events.error_details(events.failed, &error)
+                        events.error_details(events.failed, &error, usage)
                     });
                     return Err(error.into());
                 }
                 *cursor = self.emit(*cursor, events.succeeded, || {
-                    events.succeeded_details(&output)
+                    events.succeeded_details(&output, usage)
                 });
                 Ok(output)
             }
@@ -903,7 +904,7 @@ impl<'e> Run<'e> {
                 } else {
                     events.failed
                 };
-                *cursor = self.emit(*cursor, kind, || events.error_details(kind, &error));
+                *cursor = self.emit(*cursor, kind, || events.error_details(kind, &error, usage));
                 Err(error.into())
             }
         }
@@ -1432,9 +1433,14 @@ impl<'r> TaskEvents<'r> {
         ))
     }
 
-    fn succeeded_details(&self, output: &Value) -> Option<(&'static str, Value)> {
+    fn succeeded_details(
+        &self,
+        output: &Value,
+        usage: Option<Usage>,
+    ) -> Option<(&'static str, Value)> {
         let mut details =
             json!({"output": history::text(output), "outputDetails": {"truncated": false}});
+        add_usage(&mut details, usage);
         let member = if self.lambda {
             "lambdaFunctionSucceededEventDetails"
         } else {
@@ -1444,8 +1450,14 @@ impl<'r> TaskEvents<'r> {
         Some((member, details))
     }
 
-    fn error_details(&self, kind: &'static str, error: &AslError) -> Option<(&'static str, Value)> {
+    fn error_details(
+        &self,
+        kind: &'static str,
+        error: &AslError,
+        usage: Option<Usage>,
+    ) -> Option<(&'static str, Value)> {
         let mut details = json!({"error": error.error, "cause": error.cause});
+        add_usage(&mut details, usage);
         if !self.lambda {
             self.add_resource(&mut details);
         }
@@ -1464,5 +1476,12 @@ impl<'r> TaskEvents<'r> {
             object.insert("resourceType".into(), json!(resource_type));
             object.insert("resource".into(), json!(resource));
         }
+    }
+}
+
+/// Sandstep's own member of a Task event's details: what the attempt used.
+fn add_usage(details: &mut Value, usage: Option<Usage>) {
+    if let (Some(usage), Some(object)) = (usage, details.as_object_mut()) {
+        object.insert("usage".into(), usage.to_json());
     }
 }

@@ -23,7 +23,48 @@ pub struct TaskCall<'a> {
     pub timeout: Option<Duration>,
 }
 
-pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, AslError>> + Send + 'a>>;
+pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskOutcome> + Send + 'a>>;
+
+/// How one attempt ended, and what it used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskOutcome {
+    pub result: Result<Value, AslError>,
+    /// What the runner measured, when it measures anything; recorded in the
+    /// Task's history event so users can set budgets from real figures.
+    pub usage: Option<Usage>,
+}
+
+impl From<Result<Value, AslError>> for TaskOutcome {
+    fn from(result: Result<Value, AslError>) -> Self {
+        TaskOutcome {
+            result,
+            usage: None,
+        }
+    }
+}
+
+/// The resources one attempt consumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Fuel burnt, when the call ran metered.
+    pub fuel_consumed: Option<u64>,
+    /// The largest linear memory the call reached, in bytes.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+impl Usage {
+    /// The `usage` member of a Task event's details.
+    pub fn to_json(&self) -> Value {
+        let mut usage = serde_json::Map::new();
+        if let Some(fuel) = self.fuel_consumed {
+            usage.insert("fuelConsumed".into(), fuel.into());
+        }
+        if let Some(peak) = self.peak_memory_bytes {
+            usage.insert("peakMemoryBytes".into(), peak.into());
+        }
+        Value::Object(usage)
+    }
+}
 
 /// Runs Task states. `resources::WasmTasks` is the real one; tests may
 /// provide their own.
@@ -53,6 +94,6 @@ impl TaskRunner for NoTasks {
             crate::errors::names::TASK_FAILED,
             format!("no task runner for resource '{}'", call.resource),
         );
-        Box::pin(async move { Err(error) })
+        Box::pin(async move { Err(error).into() })
     }
 }

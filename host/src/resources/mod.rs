@@ -41,7 +41,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 
-use crate::engine::{TaskCall, TaskFuture, TaskRunner};
+use crate::engine::{TaskCall, TaskFuture, TaskOutcome, TaskRunner, Usage};
 use crate::errors::{AslError, names};
 use crate::sandbox::{Invocation, Outcome, Sandbox, SandboxConfig, TaskComponent};
 
@@ -212,7 +212,16 @@ impl TaskRunner for WasmTasks {
     }
 
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
-        Box::pin(async move { self.run(&call).await.result })
+        Box::pin(async move {
+            let outcome = self.run(&call).await;
+            TaskOutcome {
+                result: outcome.result,
+                usage: Some(Usage {
+                    fuel_consumed: outcome.fuel_consumed,
+                    peak_memory_bytes: None,
+                }),
+            }
+        })
     }
 }
 

@@ -653,13 +653,24 @@ async fn the_manifest_maps_resources_to_tasks() {
         retry_count: 0,
         timeout: None,
     };
-    assert_eq!(tasks.invoke(call("wasm:echo")).await, Ok(input.clone()));
+    let echoed = tasks.invoke(call("wasm:echo")).await;
+    assert_eq!(echoed.result, Ok(input.clone()));
+    let fuel = echoed.usage.and_then(|u| u.fuel_consumed);
+    assert!(
+        fuel.is_some_and(|f| f > 0),
+        "a metered call reports its fuel: {fuel:?}"
+    );
     let rejected = tasks
         .invoke(call("arn:aws:lambda:us-east-1:1:function:reject"))
         .await
+        .result
         .expect_err("fails");
     assert_eq!(rejected.error, "Orders.InvalidRow");
-    let spun = tasks.invoke(call("wasm:spin")).await.expect_err("fuel");
+    let spun = tasks
+        .invoke(call("wasm:spin"))
+        .await
+        .result
+        .expect_err("fuel");
     assert_eq!(spun.error, names::TIMEOUT);
     assert!(
         spun.cause.contains("1000000"),

@@ -79,7 +79,7 @@ impl Sandbox {
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        runtime.block_on(runner.invoke(call))
+        runtime.block_on(runner.invoke(call)).result
     }
 }
 
