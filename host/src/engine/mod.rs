@@ -8,6 +8,7 @@ mod clock;
 mod context;
 pub mod history;
 mod io;
+pub mod journal;
 mod run;
 mod task;
 
