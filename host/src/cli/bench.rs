@@ -60,6 +60,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         input,
         kind: ExecutionType::Express,
         record_history: args.history,
+        durable: None,
     };
     let count = args.count.max(1);
     let concurrency = args.concurrency.clamp(1, count);

@@ -95,6 +95,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Kind::Express => ExecutionType::Express,
         },
         record_history: args.history.is_some(),
+        durable: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

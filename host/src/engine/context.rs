@@ -12,6 +12,9 @@ pub struct ExecutionInfo {
     pub role_arn: String,
     pub state_machine_arn: String,
     pub state_machine_name: String,
+    pub redrive_count: u32,
+    /// When the execution was last redriven.
+    pub redrive_time: Option<String>,
 }
 
 /// The current Map item, visible to the Map's `ItemSelector` as `$$.Map.Item`.
@@ -38,9 +41,14 @@ pub fn build(
             "StartTime": execution.start_time,
             "Name": execution.name,
             "RoleArn": execution.role_arn,
-            "RedriveCount": 0,
+            "RedriveCount": execution.redrive_count,
         }),
     );
+    if let (Some(time), Some(Value::Object(object))) =
+        (&execution.redrive_time, context.get_mut("Execution"))
+    {
+        object.insert("RedriveTime".into(), json!(time));
+    }
     context.insert(
         "StateMachine".into(),
         json!({"Id": execution.state_machine_arn, "Name": execution.state_machine_name}),

@@ -9,12 +9,14 @@
 //! fields inside details are JSON *text*, as on AWS's wire.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+
+use super::journal::{EventKey, EventSink, KeyedEvent};
 
 /// One history event.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,57 +60,94 @@ pub fn format_timestamp(t: OffsetDateTime) -> String {
 }
 
 /// The events of one execution, appended by every branch and iteration.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct History {
     events: Mutex<Vec<HistoryEvent>>,
-    /// Off for runs that only want the result (benchmarks, Express without
-    /// `--history`): ids are still counted, nothing is stored or rendered.
-    disabled: bool,
-    /// The last id handed out while disabled.
-    counted: AtomicU64,
+    /// Keep events in memory (`host run --history`, tests).
+    record: bool,
+    /// A durable execution's store: every new event goes there too.
+    sink: Option<Arc<dyn EventSink>>,
+    /// The last id handed out.
+    last_id: AtomicU64,
 }
 
 impl History {
     pub fn new(record: bool) -> Self {
         History {
-            events: Mutex::new(Vec::new()),
-            disabled: !record,
-            counted: AtomicU64::new(0),
+            record,
+            ..History::default()
         }
     }
 
-    pub fn is_recording(&self) -> bool {
-        !self.disabled
+    /// Sends every new event to `sink`, numbering from `last_id + 1` (a
+    /// resumed execution continues its recorded history).
+    pub fn with_sink(mut self, sink: Arc<dyn EventSink>, last_id: u64) -> Self {
+        self.sink = Some(sink);
+        self.last_id = AtomicU64::new(last_id);
+        self
     }
 
-    /// Appends an event and returns its id. `details` is only called when
-    /// events are recorded, so rendering costs nothing otherwise.
+    /// Whether events are rendered at all (kept in memory or sent to a store).
+    pub fn is_recording(&self) -> bool {
+        self.record || self.sink.is_some()
+    }
+
+    pub fn sink(&self) -> Option<&Arc<dyn EventSink>> {
+        self.sink.as_ref()
+    }
+
+    /// Appends an event and returns its id. `key`, `timestamp` and
+    /// `details` are only called when events are recorded, so an
+    /// unrecorded run pays for none of them.
     pub fn emit(
         &self,
+        key: impl FnOnce() -> EventKey,
         previous_event_id: u64,
         kind: &'static str,
         timestamp: impl FnOnce() -> OffsetDateTime,
         details: impl FnOnce() -> Option<(&'static str, Value)>,
     ) -> u64 {
-        if self.disabled {
-            return self.counted.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.is_recording() {
+            return self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
         }
         let details = details();
         let timestamp = timestamp();
+        // Ids are handed out under the lock so the kept events stay in id order.
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let id = events.len() as u64 + 1;
-        events.push(HistoryEvent {
+        let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let event = HistoryEvent {
             id,
             previous_event_id,
             timestamp,
             kind: Cow::Borrowed(kind),
             details: details.map(|(member, value)| (Cow::Borrowed(member), value)),
-        });
+        };
+        match &self.sink {
+            Some(sink) if self.record => {
+                sink.record(KeyedEvent {
+                    key: key(),
+                    event: event.clone(),
+                });
+                events.push(event);
+            }
+            Some(sink) => sink.record(KeyedEvent { key: key(), event }),
+            None => events.push(event),
+        }
         id
     }
 
     pub fn into_events(self) -> Vec<HistoryEvent> {
         self.events.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("record", &self.record)
+            .field("durable", &self.sink.is_some())
+            .field("last_id", &self.last_id)
+            .finish()
     }
 }
 

@@ -31,6 +31,47 @@ pub struct EventKey {
 impl EventKey {
     /// The `visit` of events that belong to a frame, not to a state in it.
     pub const FRAME: u32 = u32::MAX;
+
+    /// The key of the execution's own event `seq`: 0 is `ExecutionStarted`;
+    /// run `n` (0 for the first, then one per redrive) ends with event
+    /// `1 + 2n`, and the redrive that starts run `n + 1` is event `2 + 2n`.
+    pub fn execution(seq: u32) -> Self {
+        EventKey {
+            frame: Arc::from(""),
+            visit: EventKey::FRAME,
+            seq,
+        }
+    }
+
+    /// The key of the `ExecutionRedriven` event of redrive number `count` (from 1).
+    pub fn redriven(count: u32) -> Self {
+        EventKey::execution(2 * count)
+    }
+}
+
+/// The ids of the events a redrive drops from replay: those of every state
+/// visit that never exited (and of every Map iteration that did not
+/// succeed), so exactly the unsuccessful steps run again, while what
+/// succeeded is replayed from the record (the ASL redrive rule: a state is
+/// redriven if it has an `Entered` without the matching `Exited`).
+pub fn superseded_by_redrive<'a>(events: impl IntoIterator<Item = &'a KeyedEvent>) -> Vec<u64> {
+    let mut visits: HashMap<(&str, u32), (bool, Vec<u64>)> = HashMap::new();
+    for KeyedEvent { key, event } in events {
+        let (complete, ids) = visits.entry((key.frame.as_ref(), key.visit)).or_default();
+        ids.push(event.id);
+        *complete |= event.kind.ends_with("StateExited") || event.kind == "MapIterationSucceeded";
+    }
+    let mut superseded: Vec<u64> = visits
+        .into_iter()
+        .filter(|((frame, visit), (complete, _))| {
+            // The execution's own events stay: its start is never redone.
+            let execution_own = frame.is_empty() && *visit == EventKey::FRAME;
+            !complete && !execution_own
+        })
+        .flat_map(|(_, (_, ids))| ids)
+        .collect();
+    superseded.sort_unstable();
+    superseded
 }
 
 /// A history event and its key, as stored.
@@ -63,6 +104,7 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// `recorded`: the replayable events (a redrive's superseded ones left out).
     pub fn new(recorded: impl IntoIterator<Item = KeyedEvent>) -> Self {
         let mut journal = Journal::default();
         for KeyedEvent { key, event } in recorded {

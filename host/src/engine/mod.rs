@@ -9,6 +9,8 @@ mod context;
 pub mod history;
 mod io;
 pub mod journal;
+#[cfg(test)]
+mod replay_tests;
 mod run;
 mod task;
 
@@ -28,6 +30,7 @@ use crate::errors::names;
 use crate::query::jsonata::JsonataError;
 use context::ExecutionInfo;
 use history::{History, format_timestamp};
+use journal::{EventSink, Journal};
 use run::{Failure, Run};
 
 /// AWS's default payload quota: 256 KiB of compact JSON.
@@ -100,7 +103,10 @@ impl Engine {
 
     /// Runs one execution to its end and returns its record.
     pub async fn execute(&self, machine: &StateMachine, request: ExecutionRequest) -> Execution {
-        let start = self.clock.now();
+        let durable = request.durable;
+        let start = durable
+            .as_ref()
+            .map_or_else(|| self.clock.now(), |d| d.start_date);
         let name = request
             .name
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -120,6 +126,11 @@ impl Engine {
             name,
             input: request.input,
             start_time: format_timestamp(start),
+            redrive_count: durable.as_ref().map_or(0, |d| d.redrive_count),
+            redrive_time: durable
+                .as_ref()
+                .and_then(|d| d.redrive_date)
+                .map(format_timestamp),
             role_arn: "arn:aws:iam::000000000000:role/sandstep".into(),
             state_machine_arn,
             state_machine_name: request.state_machine_name,
@@ -127,14 +138,26 @@ impl Engine {
         let deadline = machine
             .timeout_seconds
             .map(|s| start + time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)));
+        let mut history = History::new(request.record_history);
+        let mut journal = Arc::new(Journal::default());
+        if let Some(durable) = durable {
+            history = history.with_sink(durable.sink, durable.last_id);
+            journal = durable.journal;
+        }
+        let root: Arc<str> = Arc::from("");
+        // The execution's own events: Started, then a terminal event and, on
+        // each redrive, `ExecutionRedriven` (written by the caller) — so the
+        // terminal event of run `n` is the frame's event `1 + 2n`.
+        let terminal_seq = 1 + 2 * info.redrive_count;
         let run = Run {
             engine: self,
             info,
-            history: History::new(request.record_history),
+            history,
+            journal,
             deadline,
             transitions: Default::default(),
         };
-        run.emit(0, "ExecutionStarted", || {
+        run.emit_frame(&root, 0, 0, "ExecutionStarted", || {
             Some((
                 "executionStartedEventDetails",
                 json!({
@@ -153,19 +176,19 @@ impl Engine {
                 let left = std::time::Duration::try_from(deadline - start).unwrap_or_default();
                 tokio::time::timeout(
                     left,
-                    run.run_machine(machine, input, &mut cursor, &mut vars),
+                    run.run_machine(machine, root.clone(), input, &mut cursor, &mut vars),
                 )
                 .await
                 .unwrap_or(Err(Failure::TimedOut))
             }
             _ => {
-                run.run_machine(machine, input, &mut cursor, &mut vars)
+                run.run_machine(machine, root.clone(), input, &mut cursor, &mut vars)
                     .await
             }
         };
-        let (status, output, error, cause) = match outcome {
+        let (mut status, mut output, mut error, mut cause) = match outcome {
             Ok(output) => {
-                run.emit(cursor, "ExecutionSucceeded", || {
+                run.emit_frame(&root, terminal_seq, cursor, "ExecutionSucceeded", || {
                     Some((
                         "executionSucceededEventDetails",
                         json!({"output": history::text(&output), "outputDetails": {"truncated": false}}),
@@ -175,7 +198,7 @@ impl Engine {
             }
             // The interpreter settles evaluation failures into errors; both end the execution.
             Err(Failure::Error(e)) | Err(Failure::Evaluation(JsonataError { error: e, .. })) => {
-                run.emit(cursor, "ExecutionFailed", || {
+                run.emit_frame(&root, terminal_seq, cursor, "ExecutionFailed", || {
                     history::error_details("executionFailedEventDetails", &e.error, &e.cause)
                 });
                 (Status::Failed, None, Some(e.error), Some(e.cause))
@@ -183,12 +206,24 @@ impl Engine {
             Err(Failure::TimedOut) => {
                 let error = names::TIMEOUT.to_owned();
                 let cause = "The execution timed out".to_owned();
-                run.emit(cursor, "ExecutionTimedOut", || {
+                run.emit_frame(&root, terminal_seq, cursor, "ExecutionTimedOut", || {
                     history::error_details("executionTimedOutEventDetails", &error, &cause)
                 });
                 (Status::TimedOut, None, Some(error), Some(cause))
             }
         };
+        let history_durable = match run.history.sink() {
+            Some(sink) => sink.durable().await.err(),
+            None => None,
+        };
+        if let Some(e) = history_durable {
+            status = Status::Failed;
+            output = None;
+            error = Some(names::RUNTIME.to_owned());
+            cause = Some(format!(
+                "the execution's history could not be recorded: {e:#}"
+            ));
+        }
         Execution {
             execution_arn: run.info.arn,
             name: run.info.name,
@@ -234,7 +269,7 @@ pub enum ExecutionType {
 }
 
 /// What to run: the input, and how to name and record the execution.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecutionRequest {
     /// The execution's name; a UUID when absent.
     pub name: Option<String>,
@@ -243,6 +278,34 @@ pub struct ExecutionRequest {
     pub kind: ExecutionType,
     /// Keep the history events (costs a little per state).
     pub record_history: bool,
+    /// Record every event in a store, and replay what an earlier run of
+    /// this execution recorded.
+    pub durable: Option<Durable>,
+}
+
+/// How a durable execution records its events, and what it already did.
+#[derive(Clone)]
+pub struct Durable {
+    pub sink: Arc<dyn EventSink>,
+    /// The events an earlier run recorded and a replay may reuse.
+    pub journal: Arc<Journal>,
+    /// The highest event id recorded so far, replayable or not.
+    pub last_id: u64,
+    pub start_date: OffsetDateTime,
+    pub redrive_count: u32,
+    pub redrive_date: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for ExecutionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutionRequest")
+            .field("name", &self.name)
+            .field("state_machine_name", &self.state_machine_name)
+            .field("kind", &self.kind)
+            .field("record_history", &self.record_history)
+            .field("durable", &self.durable.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ExecutionRequest {
@@ -253,6 +316,7 @@ impl ExecutionRequest {
             input,
             kind: ExecutionType::Standard,
             record_history: true,
+            durable: None,
         }
     }
 }

@@ -8,14 +8,17 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::context::{self, ExecutionInfo, MapItem};
-use super::history::{self, History, Phase, format_timestamp, state_event};
+use super::history::{self, History, HistoryEvent, Phase, format_timestamp, state_event};
 use super::io;
+use super::journal::{EventKey, Journal};
 use super::{Engine, TaskCall, Usage};
 use crate::asl::model::*;
 use crate::errors::{AslError, names};
@@ -61,6 +64,8 @@ pub(crate) struct Run<'e> {
     pub engine: &'e Engine,
     pub info: ExecutionInfo,
     pub history: History,
+    /// What an earlier run of this execution recorded (empty for a new one).
+    pub journal: Arc<Journal>,
     pub deadline: Option<OffsetDateTime>,
     /// States entered so far, Map iterations and Parallel branches included.
     pub transitions: std::sync::atomic::AtomicU64,
@@ -74,23 +79,125 @@ struct StateEnv<'a> {
     entered_prev: u64,
     entered_time: OffsetDateTime,
     retry_count: u32,
+    /// The frame (sub-machine run) and the visit within it: with `seq`,
+    /// the key of each event this visit emits.
+    frame: &'a Arc<str>,
+    visit: u32,
+    seq: AtomicU32,
+    /// The Entered event was replayed from the journal.
+    entered_replayed: bool,
+    /// When this visit's latest event was recorded, if it was replayed from
+    /// the journal: a retry interval then counts from there.
+    replayed_at: Mutex<Option<OffsetDateTime>>,
 }
 
 impl StateEnv<'_> {
     fn jsonata(&self) -> bool {
         self.state.query_language == QueryLanguage::JsonAta
     }
+
+    /// The frame of a Parallel branch (`kind` `b`) or Map iteration (`m`)
+    /// this visit runs: a retried state runs its children in new frames.
+    fn child_frame(&self, kind: char, index: usize) -> Arc<str> {
+        format!(
+            "{}/{}.{}{kind}{index}",
+            self.frame, self.visit, self.retry_count
+        )
+        .into()
+    }
 }
 
 impl<'e> Run<'e> {
-    pub fn emit(
+    /// Emits the event at `key` unless the journal already holds it, in
+    /// which case the recorded event stands in for it.
+    fn emit_keyed(
         &self,
+        key: (&Arc<str>, u32, u32),
+        previous_event_id: u64,
+        kind: &'static str,
+        details: impl FnOnce() -> Option<(&'static str, Value)>,
+    ) -> (u64, Option<&HistoryEvent>) {
+        let (frame, visit, seq) = key;
+        let key = || EventKey {
+            frame: frame.clone(),
+            visit,
+            seq,
+        };
+        if !self.journal.is_empty()
+            && let Some(recorded) = self.journal.get(&key())
+            && recorded.kind == kind
+        {
+            return (recorded.id, Some(recorded));
+        }
+        let id = self.history.emit(
+            key,
+            previous_event_id,
+            kind,
+            || self.engine.clock.now(),
+            details,
+        );
+        (id, None)
+    }
+
+    /// Emits an event of a frame itself (not of a state in it).
+    pub fn emit_frame(
+        &self,
+        frame: &Arc<str>,
+        seq: u32,
         previous_event_id: u64,
         kind: &'static str,
         details: impl FnOnce() -> Option<(&'static str, Value)>,
     ) -> u64 {
-        self.history
-            .emit(previous_event_id, kind, || self.engine.clock.now(), details)
+        self.emit_keyed(
+            (frame, EventKey::FRAME, seq),
+            previous_event_id,
+            kind,
+            details,
+        )
+        .0
+    }
+
+    /// Emits the next event of a state visit.
+    fn emit_in<'r>(
+        &'r self,
+        env: &StateEnv<'_>,
+        previous_event_id: u64,
+        kind: &'static str,
+        details: impl FnOnce() -> Option<(&'static str, Value)>,
+    ) -> (u64, Option<&'r HistoryEvent>) {
+        let seq = env.seq.fetch_add(1, Ordering::Relaxed);
+        let emitted = self.emit_keyed(
+            (env.frame, env.visit, seq),
+            previous_event_id,
+            kind,
+            details,
+        );
+        *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner()) =
+            emitted.1.map(|recorded| recorded.timestamp);
+        emitted
+    }
+
+    fn emit(
+        &self,
+        env: &StateEnv<'_>,
+        previous_event_id: u64,
+        kind: &'static str,
+        details: impl FnOnce() -> Option<(&'static str, Value)>,
+    ) -> u64 {
+        self.emit_in(env, previous_event_id, kind, details).0
+    }
+
+    /// Waits until every event so far is durable, for a durable execution:
+    /// before the engine acts on a Task's result and before it sleeps.
+    async fn durable(&self) -> Result<(), Failure> {
+        match self.history.sink() {
+            Some(sink) => sink.durable().await.map_err(|e| {
+                Failure::Error(AslError::runtime(format!(
+                    "the execution's history could not be recorded: {e:#}"
+                )))
+            }),
+            None => Ok(()),
+        }
     }
 
     fn check_deadline(&self) -> Result<(), Failure> {
@@ -118,6 +225,7 @@ impl<'e> Run<'e> {
     pub fn run_machine<'a>(
         &'a self,
         machine: &'a StateMachine,
+        frame: Arc<str>,
         input: Value,
         cursor: &'a mut u64,
         vars: &'a mut Vars,
@@ -125,15 +233,17 @@ impl<'e> Run<'e> {
         Box::pin(async move {
             let mut index = machine.start_at;
             let mut input = input;
-            loop {
+            for visit in 0u32.. {
                 self.check_deadline()?;
                 let state = machine.states.get(index).ok_or_else(|| {
                     AslError::runtime(format!(
                         "no state at index {index}: the definition is inconsistent"
                     ))
                 })?;
-                let (output, next) = self.run_state(state, input, cursor, vars).await?;
-                match next {
+                let (output, next) = self
+                    .run_state(state, input, cursor, vars, &frame, visit)
+                    .await?;
+                match self.replayed_next(machine, &frame, visit + 1).or(next) {
                     Some(next) => {
                         index = next;
                         input = output;
@@ -141,7 +251,23 @@ impl<'e> Run<'e> {
                     None => return Ok(output),
                 }
             }
+            Err(AslError::runtime("too many states entered in one branch").into())
         })
+    }
+
+    /// The state an earlier run of this execution entered at `visit`: a
+    /// replay follows the recorded path even where a choice read the clock.
+    fn replayed_next(&self, machine: &StateMachine, frame: &Arc<str>, visit: u32) -> Option<usize> {
+        if self.journal.is_empty() {
+            return None;
+        }
+        let entered = self.journal.get(&EventKey {
+            frame: frame.clone(),
+            visit,
+            seq: 0,
+        })?;
+        let name = entered.details.as_ref()?.1.get("name")?.as_str()?;
+        machine.states.iter().position(|state| state.name == name)
     }
 
     async fn run_state(
@@ -150,22 +276,32 @@ impl<'e> Run<'e> {
         input: Value,
         cursor: &mut u64,
         vars: &mut Vars,
+        frame: &Arc<str>,
+        visit: u32,
     ) -> Result<(Value, Option<usize>), Failure> {
         let type_name = state.type_name();
-        self.transitions
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let entered = self.engine.clock.now();
+        self.transitions.fetch_add(1, Ordering::Relaxed);
+        let now = self.engine.clock.now();
         let entered_prev = *cursor;
-        let entered_id = self.emit(*cursor, state_event(type_name, Phase::Entered), || {
-            history::state_entered(&state.name, &input)
-        });
+        let (entered_id, replayed) = self.emit_keyed(
+            (frame, visit, 0),
+            *cursor,
+            state_event(type_name, Phase::Entered),
+            || history::state_entered(&state.name, &input),
+        );
         *cursor = entered_id;
+        let entered_time = replayed.map_or(now, |recorded| recorded.timestamp);
         let mut env = StateEnv {
             state,
             entered_id,
             entered_prev,
-            entered_time: entered,
+            entered_time,
             retry_count: 0,
+            frame,
+            visit,
+            seq: AtomicU32::new(1),
+            entered_replayed: replayed.is_some(),
+            replayed_at: Mutex::new(replayed.map(|recorded| recorded.timestamp)),
         };
         let step = match &state.kind {
             StateKind::Pass { result } => self.pass(&env, result.as_ref(), input, vars),
@@ -196,10 +332,28 @@ impl<'e> Run<'e> {
         if let Some(assigned) = &step.assigned {
             check_assigned(state, assigned, vars)?;
         }
-        let exited_id = self.emit(*cursor, state_event(type_name, Phase::Exited), || {
-            history::state_exited(&state.name, &step.output, step.assigned.as_ref())
-        });
+        let (exited_id, replayed) =
+            self.emit_in(&env, *cursor, state_event(type_name, Phase::Exited), || {
+                history::state_exited(&state.name, &step.output, step.assigned.as_ref())
+            });
         *cursor = exited_id;
+        // What a replayed state handed on is what its recorded event says,
+        // even if recomputing it (a UUID, the clock) gave something else.
+        let mut step = step;
+        if let Some(recorded) = replayed.and_then(|event| event.details.as_ref()) {
+            let details = &recorded.1;
+            if let Some(output) = details.get("output").and_then(parse_text) {
+                step.output = output;
+            }
+            if let Some(Value::Object(assigned)) = details.get("assignedVariables") {
+                step.assigned = Some(
+                    assigned
+                        .iter()
+                        .filter_map(|(name, text)| Some((name.clone(), parse_text(text)?)))
+                        .collect(),
+                );
+            }
+        }
         if let Some(assigned) = step.assigned {
             vars.extend(assigned);
         }
@@ -220,7 +374,7 @@ impl<'e> Run<'e> {
                     StateKind::Wait(_) => env.entered_id,
                     _ => env.entered_prev,
                 };
-                *cursor = self.emit(prev, "EvaluationFailed", || {
+                *cursor = self.emit(env, prev, "EvaluationFailed", || {
                     let mut details = json!({
                         "error": error.error,
                         "cause": error.cause,
@@ -657,6 +811,16 @@ impl<'e> Run<'e> {
                 until(self.engine.clock.now(), at)
             }
         };
+        // A replayed Wait sleeps only what is left since it was entered.
+        let duration = match spec {
+            WaitSpec::Seconds(_) | WaitSpec::SecondsPath(_) | WaitSpec::SecondsExpr(_)
+                if env.entered_replayed =>
+            {
+                until(self.engine.clock.now(), env.entered_time + duration)
+            }
+            _ => duration,
+        };
+        self.durable().await?;
         self.sleep(duration).await?;
         if env.jsonata() {
             return self.finish_jsonata(env, effective, None, vars, Self::next(env.state));
@@ -757,9 +921,15 @@ impl<'e> Run<'e> {
             {
                 let retrier = &state.retry[i];
                 if attempts[i] < retrier.max_attempts {
-                    let delay = retry_delay(retrier, attempts[i]);
+                    let mut delay = retry_delay(retrier, attempts[i]);
+                    // Replayed: the interval counts from the recorded failure.
+                    let replayed_at = *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(failed_at) = replayed_at {
+                        delay = until(self.engine.clock.now(), failed_at + delay);
+                    }
                     attempts[i] += 1;
                     env.retry_count += 1;
+                    self.durable().await?;
                     self.sleep(delay).await?;
                     continue;
                 }
@@ -767,6 +937,7 @@ impl<'e> Run<'e> {
             // Map and Parallel report their own failure once no retry follows.
             if matches!(state.kind, StateKind::Map(_) | StateKind::Parallel { .. }) {
                 *cursor = self.emit(
+                    env,
                     *cursor,
                     state_event(state.type_name(), Phase::Failed),
                     || None,
@@ -823,7 +994,7 @@ impl<'e> Run<'e> {
         match &env.state.kind {
             StateKind::Task(task) => self.task(env, task, &effective, cursor, vars).await,
             StateKind::Parallel { branches } => {
-                self.parallel(branches, &effective, cursor, vars).await
+                self.parallel(env, branches, &effective, cursor, vars).await
             }
             StateKind::Map(spec) => self.map(env, spec, &effective, cursor, vars).await,
             _ => Err(AslError::runtime("only Task, Parallel and Map states are retried").into()),
@@ -863,11 +1034,17 @@ impl<'e> Run<'e> {
             }
         };
         let events = TaskEvents::for_resource(&task.resource);
-        let scheduled = self.emit(*cursor, events.scheduled, || {
+        let scheduled = self.emit(env, *cursor, events.scheduled, || {
             events.scheduled_details(input, timeout)
         });
-        let started = self.emit(scheduled, events.started, || events.started_details());
+        let started = self.emit(env, scheduled, events.started, || events.started_details());
         *cursor = started;
+        // A result an earlier run recorded is final: that attempt is never
+        // invoked again.
+        if let Some((id, result)) = self.recorded_result(env, &events) {
+            *cursor = id;
+            return result.map_err(Failure::Error);
+        }
         let call = TaskCall {
             resource: &task.resource,
             input,
@@ -888,14 +1065,16 @@ impl<'e> Run<'e> {
                             env.state.name
                         ),
                     );
-                    *cursor = self.emit(*cursor, events.failed, || {
+                    *cursor = self.emit(env, *cursor, events.failed, || {
                         events.error_details(events.failed, &error, usage)
                     });
+                    self.durable().await?;
                     return Err(error.into());
                 }
-                *cursor = self.emit(*cursor, events.succeeded, || {
+                *cursor = self.emit(env, *cursor, events.succeeded, || {
                     events.succeeded_details(&output, usage)
                 });
+                self.durable().await?;
                 Ok(output)
             }
             Err(error) => {
@@ -904,27 +1083,70 @@ impl<'e> Run<'e> {
                 } else {
                     events.failed
                 };
-                *cursor = self.emit(*cursor, kind, || events.error_details(kind, &error, usage));
+                *cursor = self.emit(env, *cursor, kind, || {
+                    events.error_details(kind, &error, usage)
+                });
+                self.durable().await?;
                 Err(error.into())
             }
         }
     }
 
+    /// The outcome an earlier run recorded for the attempt about to be
+    /// invoked, with the id of its event.
+    fn recorded_result(
+        &self,
+        env: &StateEnv<'_>,
+        events: &TaskEvents<'_>,
+    ) -> Option<(u64, Result<Value, AslError>)> {
+        if self.journal.is_empty() {
+            return None;
+        }
+        let recorded = self.journal.get(&EventKey {
+            frame: env.frame.clone(),
+            visit: env.visit,
+            seq: env.seq.load(Ordering::Relaxed),
+        })?;
+        let details = recorded.details.as_ref().map(|(_, details)| details);
+        let result = if recorded.kind == events.succeeded {
+            Ok(details.and_then(|d| d.get("output")).and_then(parse_text)?)
+        } else if recorded.kind == events.failed || recorded.kind == events.timed_out {
+            let text = |field: &str| {
+                details
+                    .and_then(|d| d.get(field))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            Err(AslError {
+                error: text("error"),
+                cause: text("cause"),
+            })
+        } else {
+            return None;
+        };
+        env.seq.fetch_add(1, Ordering::Relaxed);
+        *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(recorded.timestamp);
+        Some((recorded.id, result))
+    }
+
     async fn parallel(
         &self,
-        branches: &[std::sync::Arc<StateMachine>],
+        env: &StateEnv<'_>,
+        branches: &[Arc<StateMachine>],
         input: &Value,
         cursor: &mut u64,
         vars: &Vars,
     ) -> Result<Value, Failure> {
-        let started = self.emit(*cursor, "ParallelStateStarted", || None);
-        let runs = branches.iter().map(|branch| {
+        let started = self.emit(env, *cursor, "ParallelStateStarted", || None);
+        let runs = branches.iter().enumerate().map(|(i, branch)| {
             let mut branch_vars = vars.clone();
             let input = input.clone();
+            let frame = env.child_frame('b', i);
             async move {
                 let mut branch_cursor = started;
                 let result = self
-                    .run_machine(branch, input, &mut branch_cursor, &mut branch_vars)
+                    .run_machine(branch, frame, input, &mut branch_cursor, &mut branch_vars)
                     .await;
                 result
                     .map(|v| (v, branch_cursor))
@@ -935,7 +1157,7 @@ impl<'e> Run<'e> {
             Ok(results) => {
                 let last = results.iter().map(|(_, c)| *c).max().unwrap_or(started);
                 let outputs: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
-                self.emit(last, "ParallelStateSucceeded", || None);
+                self.emit(env, last, "ParallelStateSucceeded", || None);
                 *cursor = last;
                 Ok(Value::Array(outputs))
             }
@@ -978,7 +1200,7 @@ impl<'e> Run<'e> {
             .into());
         };
         let concurrency = self.count(env, &spec.max_concurrency, "MaxConcurrency", input, vars)?;
-        let started = self.emit(*cursor, "MapStateStarted", || {
+        let started = self.emit(env, *cursor, "MapStateStarted", || {
             Some((
                 "mapStateStartedEventDetails",
                 json!({"length": items.len()}),
@@ -1002,7 +1224,7 @@ impl<'e> Run<'e> {
                 spec.label.as_deref().unwrap_or(&env.state.name),
                 uuid::Uuid::new_v4()
             );
-            self.emit(started, "MapRunStarted", || {
+            self.emit(env, started, "MapRunStarted", || {
                 Some(("mapRunStartedEventDetails", json!({"mapRunArn": arn})))
             })
         });
@@ -1010,6 +1232,7 @@ impl<'e> Run<'e> {
             engine: self.engine,
             info: self.info.clone(),
             history: History::new(false),
+            journal: Default::default(),
             deadline: self.deadline,
             transitions: Default::default(),
         });
@@ -1075,7 +1298,7 @@ impl<'e> Run<'e> {
         }
         if let Some((error, failed_cursor)) = failure {
             *cursor = match map_run {
-                Some(run_started) => self.emit(run_started, "MapRunFailed", || {
+                Some(run_started) => self.emit(env, run_started, "MapRunFailed", || {
                     history::error_details("mapRunFailedEventDetails", &error.error, &error.cause)
                 }),
                 None => failed_cursor,
@@ -1085,9 +1308,9 @@ impl<'e> Run<'e> {
         // Observed on AWS: the Exited event follows the Map Run's end, or the
         // last iteration's end; the Succeeded event is a side branch.
         if let Some(run_started) = map_run {
-            last = self.emit(run_started, "MapRunSucceeded", || None);
+            last = self.emit(env, run_started, "MapRunSucceeded", || None);
         }
-        self.emit(last, "MapStateSucceeded", || None);
+        self.emit(env, last, "MapStateSucceeded", || None);
         *cursor = last;
         Ok(Value::Array(outputs))
     }
@@ -1125,13 +1348,15 @@ impl<'e> Run<'e> {
         let name = env.state.name.as_str();
         let details = |member| Some((member, json!({"index": index, "name": name})));
         let prev = *map_cursor.lock().unwrap_or_else(|e| e.into_inner());
-        let mut cursor = self.emit(prev, "MapIterationStarted", || {
+        let frame = env.child_frame('m', index);
+        let mut cursor = self.emit_frame(&frame, 0, prev, "MapIterationStarted", || {
             details("mapIterationStartedEventDetails")
         });
         let mut iteration_vars = vars.clone();
         let result = self
             .run_machine(
                 &spec.processor,
+                frame.clone(),
                 iteration_input,
                 &mut cursor,
                 &mut iteration_vars,
@@ -1140,14 +1365,14 @@ impl<'e> Run<'e> {
         match result {
             Ok(output) => {
                 *map_cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
-                let id = self.emit(cursor, "MapIterationSucceeded", || {
+                let id = self.emit_frame(&frame, 1, cursor, "MapIterationSucceeded", || {
                     details("mapIterationSucceededEventDetails")
                 });
                 Ok(Ok((output, id)))
             }
             Err(Failure::TimedOut) => Err(Failure::TimedOut),
             Err(Failure::Error(error)) | Err(Failure::Evaluation(JsonataError { error, .. })) => {
-                self.emit(cursor, "MapIterationFailed", || {
+                self.emit_frame(&frame, 1, cursor, "MapIterationFailed", || {
                     details("mapIterationFailedEventDetails")
                 });
                 Ok(Err((error, cursor)))
@@ -1484,4 +1709,9 @@ fn add_usage(details: &mut Value, usage: Option<Usage>) {
     if let (Some(usage), Some(object)) = (usage, details.as_object_mut()) {
         object.insert("usage".into(), usage.to_json());
     }
+}
+
+/// A value recorded as JSON text in event details.
+fn parse_text(text: &Value) -> Option<Value> {
+    serde_json::from_str(text.as_str()?).ok()
 }
