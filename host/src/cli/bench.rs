@@ -1,7 +1,7 @@
 //! `host bench`: N executions of a pipeline in one process, with latency
 //! quantiles, throughput and peak memory, to size pipelines and compare runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +33,14 @@ pub struct BenchArgs {
     /// Record full histories, as `host run --history` does.
     #[arg(long)]
     history: bool,
+    /// The output every execution must produce (a JSON file); an execution
+    /// whose output differs counts as failed, and the first difference is shown.
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
+    /// The largest state input or output, in bytes of compact JSON, before
+    /// `States.DataLimitExceeded` (AWS's quota: 262144); raise it for scale runs.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_PAYLOAD_LIMIT)]
+    payload_limit: usize,
     /// Print the figures as one JSON object.
     #[arg(long)]
     json: bool,
@@ -47,8 +55,14 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let input = super::run::read_input(args.input.as_deref())?;
+    let expected = match &args.expect {
+        Some(path) => Some(Arc::new(super::run::read_input(Some(path)).with_context(
+            || format!("reading the expected output {}", path.display()),
+        )?)),
+        None => None,
+    };
     let tasks = pipeline::task_runner(&pipeline, args.manifest.as_deref())?;
-    let engine = Arc::new(Engine::new(tasks));
+    let engine = Arc::new(Engine::new(tasks).with_payload_limit(args.payload_limit));
     let machine = Arc::new(pipeline.machine);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -74,6 +88,16 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             warm.cause.unwrap_or_default()
         );
     }
+    if let Some(expected) = &expected {
+        let got = warm.output.as_ref().unwrap_or(&Value::Null);
+        if got != expected.as_ref() {
+            anyhow::bail!(
+                "the output differs from {}: got {}",
+                args.expect.as_deref().unwrap_or(Path::new("")).display(),
+                clip(&got.to_string(), 400)
+            );
+        }
+    }
 
     let started = Instant::now();
     let results: Vec<(Duration, u64, bool)> = runtime.block_on(async {
@@ -82,16 +106,22 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let engine = Arc::clone(&engine);
             let machine = Arc::clone(&machine);
             let request = request.clone();
+            let expected = expected.clone();
             let n = per_worker.min(count.saturating_sub(w * per_worker));
             tokio::spawn(async move {
                 let mut samples = Vec::with_capacity(n);
                 for _ in 0..n {
                     let t = Instant::now();
                     let execution = engine.execute(&machine, request.clone()).await;
+                    let elapsed = t.elapsed();
+                    // Checked outside the timed window.
+                    let as_expected = expected
+                        .as_deref()
+                        .is_none_or(|e| execution.output.as_ref() == Some(e));
                     samples.push((
-                        t.elapsed(),
+                        elapsed,
                         execution.state_transitions,
-                        execution.status == Status::Succeeded,
+                        execution.status == Status::Succeeded && as_expected,
                     ));
                 }
                 samples
@@ -136,6 +166,15 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn clip(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn micros(d: Duration) -> f64 {
