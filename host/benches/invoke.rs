@@ -1,10 +1,13 @@
 //! What one Task call costs: a fresh store and instance of a small
-//! component, 1 KB of JSON in and out, through the engine's `TaskRunner`
-//! door. Compares the pooling and on-demand allocators, against the cost of
-//! the JSON round trip alone, measured in the same run.
+//! component, JSON in and out, through the engine's `TaskRunner` door.
+//! Compares the pooling and on-demand allocators, fuel metering on and off,
+//! 1 KB and 100 KB payloads (the `echo` guest returns its input), W4's
+//! filter task on W4's input, and the cost of the host's JSON round trip
+//! alone, all measured in the same run.
 //!
 //! Run with `cargo bench -p sandstep-host --bench invoke`. It builds the
-//! `echo` guest of tests/guests first (needs the wasm32-wasip2 target).
+//! `echo` guest of tests/guests and the `filter` example task first (needs
+//! the wasm32-wasip2 target).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,8 +19,10 @@ use sandstep_host::engine::{TaskCall, TaskRunner};
 use sandstep_host::resources::{Manifest, WasmTasks};
 use sandstep_host::sandbox::{CacheSetting, Sandbox, SandboxConfig};
 
-fn echo_component() -> PathBuf {
-    let guests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests");
+/// Builds `package` of the wasm workspace `dir` (relative to this crate) in
+/// release and returns the component's path.
+fn build_component(dir: &str, package: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -26,80 +31,116 @@ fn echo_component() -> PathBuf {
             "--target",
             "wasm32-wasip2",
             "-p",
-            "echo",
+            package,
         ])
-        .current_dir(&guests)
+        .current_dir(&workspace)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo in {}: {e}", guests.display()));
+        .unwrap_or_else(|e| panic!("cannot run cargo in {}: {e}", workspace.display()));
     assert!(
         status.success(),
-        "building the echo guest failed (is the target installed? `rustup target add wasm32-wasip2`)"
+        "building {package} failed (is the target installed? `rustup target add wasm32-wasip2`)"
     );
-    guests.join("target/wasm32-wasip2/release/echo.wasm")
+    workspace.join(format!("target/wasm32-wasip2/release/{package}.wasm"))
 }
 
-/// About 1 KB of compact JSON.
-fn input() -> Value {
-    let items: Vec<Value> = (0..20)
+/// About `n` × 50 bytes of compact JSON.
+fn input(n: u32) -> Value {
+    let items: Vec<Value> = (0..n)
         .map(|i| json!({"sku": format!("SKU-{i:05}"), "qty": i, "price": 9.99 + f64::from(i)}))
         .collect();
     json!({"orderId": "8f14e45f-ceea-467f-a2c4-0c1d2b3e4f5a", "customer": "ada@example.com", "items": items})
 }
 
 fn bench(c: &mut Criterion) {
-    let component = echo_component();
-    let input = input();
-    let size = serde_json::to_string(&input).expect("serializes").len();
-    assert!((900..=1200).contains(&size), "input is {size} bytes");
+    let echo = build_component("../tests/guests", "echo");
+    let filter = build_component("../example-tasks", "filter");
+    let inputs = [("1KB", input(20)), ("100KB", input(2000))];
+    for (label, input) in &inputs {
+        let size = serde_json::to_string(input).expect("serializes").len();
+        let want = if *label == "1KB" { 1000 } else { 100_000 };
+        assert!(
+            (want * 9 / 10..=want * 12 / 10).contains(&size),
+            "{label} input is {size} bytes"
+        );
+    }
+    let w4_input: Option<Value> = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/bench/workloads/w4.input.json"
+    ))
+    .ok()
+    .and_then(|t| serde_json::from_str(&t).ok());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let manifest = Manifest::parse(
         &format!(
-            "[tasks.echo]\ncomponent = {:?}\n",
-            component.display().to_string()
+            "[tasks.echo]\ncomponent = {:?}\n[tasks.filter]\ncomponent = {:?}\n",
+            echo.display().to_string(),
+            filter.display().to_string()
         ),
         Path::new("bench/sandstep.toml"),
     )
     .expect("manifest");
 
     let mut group = c.benchmark_group("invoke");
-    for pooling in [true, false] {
+    for (pooling, fuel) in [(true, true), (true, false), (false, true)] {
         let sandbox = Sandbox::new(&SandboxConfig {
             pooling,
+            consume_fuel: fuel,
             cache: CacheSetting::Disabled,
             ..SandboxConfig::default()
         })
         .expect("sandbox");
         let tasks = WasmTasks::load(&manifest, &sandbox).expect("tasks");
-        let id = format!("{:?}", sandbox.allocator()).to_lowercase();
-        let call = || TaskCall {
-            resource: "wasm:echo",
-            input: &input,
+        let id = format!(
+            "{}-{}",
+            format!("{:?}", sandbox.allocator()).to_lowercase(),
+            if fuel { "fuel" } else { "nofuel" }
+        );
+        let call = |resource, input| TaskCall {
+            resource,
+            input,
             execution_id: "bench",
             state_name: "Echo",
             retry_count: 0,
             timeout: None,
         };
-        let out = rt
-            .block_on(tasks.invoke(call()))
-            .result
-            .expect("echo works");
-        assert_eq!(out, input);
-        group.bench_function(BenchmarkId::new("echo-1KB", id), |b| {
-            b.iter(|| rt.block_on(tasks.invoke(call())))
+        for (label, input) in &inputs {
+            if *label != "1KB" && !pooling {
+                continue;
+            }
+            let out = rt
+                .block_on(tasks.invoke(call("wasm:echo", input)))
+                .result
+                .expect("echo works");
+            assert_eq!(&out, input);
+            group.bench_function(BenchmarkId::new(format!("echo-{label}"), &id), |b| {
+                b.iter(|| rt.block_on(tasks.invoke(call("wasm:echo", input))))
+            });
+        }
+        if let Some(w4) = &w4_input {
+            let out = rt
+                .block_on(tasks.invoke(call("wasm:filter", w4)))
+                .result
+                .expect("filter works");
+            assert!(out["count"].is_u64(), "filter returns a count: {out}");
+            group.bench_function(BenchmarkId::new("filter-w4", &id), |b| {
+                b.iter(|| rt.block_on(tasks.invoke(call("wasm:filter", w4))))
+            });
+        }
+    }
+    // The baseline: the host's JSON work alone (serialize the input, parse the output).
+    for (label, input) in &inputs {
+        group.bench_function(BenchmarkId::new("json-round-trip-only", label), |b| {
+            b.iter(|| {
+                let text = serde_json::to_string(input).expect("serializes");
+                serde_json::from_str::<Value>(&text).expect("parses")
+            })
         });
     }
-    // The baseline: the JSON work alone (serialize the input, parse the output).
-    group.bench_function(BenchmarkId::new("json-round-trip-only", "baseline"), |b| {
-        b.iter(|| {
-            let text = serde_json::to_string(&input).expect("serializes");
-            serde_json::from_str::<Value>(&text).expect("parses")
-        })
-    });
     group.finish();
 }
 

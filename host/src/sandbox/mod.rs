@@ -93,6 +93,10 @@ pub struct SandboxConfig {
     /// Bytes of `log` messages kept per call; later lines are counted and
     /// dropped. Default 64 KiB.
     pub log_bytes: usize,
+    /// Compile fuel metering into components. Default `true`. With `false`
+    /// guest code runs a little faster but no task's [`Limits::fuel`] is
+    /// enforced: only the deadline bounds its CPU time.
+    pub consume_fuel: bool,
 }
 
 impl Default for SandboxConfig {
@@ -104,6 +108,7 @@ impl Default for SandboxConfig {
             epoch_tick: Duration::from_millis(10),
             capture_bytes: 64 * 1024,
             log_bytes: 64 * 1024,
+            consume_fuel: true,
         }
     }
 }
@@ -124,6 +129,7 @@ struct Inner {
     slots: Semaphore,
     capture_bytes: usize,
     log_bytes: usize,
+    consume_fuel: bool,
 }
 
 /// A component compiled and linked once, ready to be instantiated for any
@@ -205,6 +211,7 @@ impl Sandbox {
                 slots: Semaphore::new(config.max_instances.max(1) as usize),
                 capture_bytes: config.capture_bytes,
                 log_bytes: config.log_bytes,
+                consume_fuel: config.consume_fuel,
             }),
         })
     }
@@ -325,9 +332,15 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|state| &mut state.limiter);
+        let metered = self.inner.consume_fuel;
         let fuel = limits.fuel.unwrap_or(u64::MAX);
         let deadline = started + budget.timeout;
-        let (result, fuel_consumed) = match store.set_fuel(fuel) {
+        let fueled = if metered {
+            store.set_fuel(fuel)
+        } else {
+            Ok(())
+        };
+        let (result, fuel_consumed) = match fueled {
             Err(why) => (
                 Err(AslError::new(
                     names::TASK_FAILED,
@@ -363,6 +376,7 @@ impl Sandbox {
                     Ok(Ok(returned)) => {
                         let consumed = limits
                             .fuel
+                            .filter(|_| metered)
                             .and_then(|_| store.get_fuel().ok())
                             .map(|left| fuel - left);
                         let returned = returned.map_err(|e| (e.error, e.cause));
@@ -401,11 +415,11 @@ impl Outcome {
     }
 }
 
-fn base_config() -> Config {
+fn base_config(settings: &SandboxConfig) -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
-        .consume_fuel(true)
+        .consume_fuel(settings.consume_fuel)
         .epoch_interruption(true);
     config
 }
@@ -429,7 +443,7 @@ fn build_engine(settings: &SandboxConfig) -> anyhow::Result<(Engine, Allocator)>
             .linear_memory_keep_resident(256 << 10)
             .table_keep_resident(16 << 10)
             .async_stack_keep_resident(16 << 10);
-        let mut config = base_config();
+        let mut config = base_config(settings);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {
             Ok(engine) => return Ok((engine, Allocator::Pooling)),
@@ -439,7 +453,7 @@ fn build_engine(settings: &SandboxConfig) -> anyhow::Result<(Engine, Allocator)>
             ),
         }
     }
-    let engine = Engine::new(&base_config())
+    let engine = Engine::new(&base_config(settings))
         .map_err(anyhow::Error::from)
         .context("creating the wasmtime engine")?;
     Ok((engine, Allocator::OnDemand))
