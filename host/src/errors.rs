@@ -64,4 +64,8 @@ pub mod names {
     pub const SANDBOX_TRAP: &str = "Sandbox.Trap";
     pub const SANDBOX_MEMORY_LIMIT_EXCEEDED: &str = "Sandbox.MemoryLimitExceeded";
     pub const SANDBOX_INVALID_OUTPUT: &str = "Sandbox.InvalidOutput";
+    /// A write under a read-write grant would have passed its `quota`.
+    pub const SANDBOX_WRITE_QUOTA_EXCEEDED: &str = "Sandbox.WriteQuotaExceeded";
+    /// The guest called `exit` (WASI `wasi:cli/exit`) instead of returning.
+    pub const SANDBOX_EXIT: &str = "Sandbox.Exit";
 }

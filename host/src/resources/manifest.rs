@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::sandbox::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT};
-use crate::sandbox::{DirGrant, DirMode, Grants, Limits};
+use crate::sandbox::{DirGrant, DirMode, Grants, Limits, NetRule, Secret, SecretValue};
 
 /// The file name looked for next to a pipeline.
 pub const MANIFEST_FILE: &str = "sandstep.toml";
@@ -139,19 +139,50 @@ fn check_task(
                 host.display().to_string()
             );
         }
+        let mode = match dir.mode {
+            RawMode::Ro => DirMode::ReadOnly,
+            RawMode::Rw => DirMode::ReadWrite,
+        };
+        let quota = match (dir.quota, mode) {
+            (None, _) => None,
+            (Some(_), DirMode::ReadOnly) => {
+                bail!("field \"dirs[{i}].quota\": a quota limits writes, so it needs mode = \"rw\"")
+            }
+            (Some(q), DirMode::ReadWrite) => Some(q.0),
+        };
         dirs.push(DirGrant {
             guest: dir.guest,
             host,
-            mode: match dir.mode {
-                RawMode::Ro => DirMode::ReadOnly,
-                RawMode::Rw => DirMode::ReadWrite,
-            },
+            mode,
+            quota,
         });
     }
     for key in raw.env.keys() {
-        if key.is_empty() || key.contains('=') || key.contains('\0') {
+        if !valid_var(key) {
             bail!("field \"env\": {key:?} is not a valid variable name");
         }
+    }
+    let mut secrets = Vec::new();
+    for (name, source) in raw.secrets {
+        if !valid_var(&name) {
+            bail!("field \"secrets\": {name:?} is not a valid variable name");
+        }
+        if raw.env.contains_key(&name) {
+            bail!("{name:?} is both in \"env\" and in \"secrets\": keep one");
+        }
+        let value = resolve_secret(&source, base).with_context(|| format!("secret {name:?}"))?;
+        secrets.push(Secret {
+            name,
+            value: SecretValue::new(value),
+        });
+    }
+    let mut net = Vec::new();
+    for (i, pattern) in raw.network.iter().enumerate() {
+        net.push(
+            pattern
+                .parse::<NetRule>()
+                .map_err(|e| anyhow::anyhow!("field \"network[{i}]\": {e}"))?,
+        );
     }
     Ok(TaskDecl {
         name: name.to_owned(),
@@ -164,9 +195,51 @@ fn check_task(
         grants: Grants {
             dirs,
             env: raw.env.into_iter().collect(),
+            secrets,
+            net,
             inherit_stdio: raw.inherit_stdio,
         },
     })
+}
+
+fn valid_var(name: &str) -> bool {
+    !name.is_empty() && !name.contains('=') && !name.contains('\0')
+}
+
+/// Reads a secret's value from where the manifest points: a host
+/// environment variable, or a file (one trailing newline dropped).
+fn resolve_secret(source: &RawSecret, base: &Path) -> anyhow::Result<String> {
+    match (&source.env, &source.file) {
+        (Some(var), None) => match std::env::var(var) {
+            Ok(value) => Ok(value),
+            Err(std::env::VarError::NotPresent) => {
+                bail!("the host environment variable {var:?} is not set")
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                bail!("the host environment variable {var:?} is not valid UTF-8")
+            }
+        },
+        (None, Some(file)) => {
+            let path = base.join(file);
+            let mut value = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "cannot read the secret file {:?} (paths are relative to the manifest)",
+                    path.display().to_string()
+                )
+            })?;
+            if value.ends_with('\n') {
+                value.pop();
+                if value.ends_with('\r') {
+                    value.pop();
+                }
+            }
+            Ok(value)
+        }
+        _ => bail!(
+            "give exactly one of `env = \"HOST_VARIABLE\"` or `file = \"path\"`; \
+             a secret's value is never written in the manifest"
+        ),
+    }
 }
 
 #[derive(Deserialize)]
@@ -198,7 +271,18 @@ struct RawTask {
     #[serde(default)]
     dirs: Vec<RawDir>,
     #[serde(default)]
+    secrets: BTreeMap<String, RawSecret>,
+    #[serde(default)]
+    network: Vec<String>,
+    #[serde(default)]
     inherit_stdio: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    env: Option<String>,
+    file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +292,62 @@ struct RawDir {
     host: PathBuf,
     #[serde(default)]
     mode: RawMode,
+    quota: Option<Bytes>,
+}
+
+/// A size: a number of bytes, or a string like `"10 MiB"`, `"512KiB"`,
+/// `"1 GB"` (B, KB/MB/GB = powers of 1000, KiB/MiB/GiB = powers of 1024).
+#[derive(Debug, Clone, Copy)]
+struct Bytes(u64);
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor;
+        impl Visitor<'_> for BytesVisitor {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of bytes, or a size like \"10 MiB\"")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Bytes, E> {
+                Ok(Bytes(n))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Bytes, E> {
+                u64::try_from(n)
+                    .map(Bytes)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(n), &self))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Bytes, E> {
+                parse_size(text)
+                    .map(Bytes)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(text), &self))
+            }
+        }
+        deserializer.deserialize_any(BytesVisitor)
+    }
+}
+
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    if let Ok(whole) = number.parse::<u64>() {
+        return whole.checked_mul(unit);
+    }
+    let fraction: f64 = number.parse().ok()?;
+    let bytes = (fraction * unit as f64).round();
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 #[derive(Deserialize, Default)]
@@ -332,6 +472,92 @@ mod tests {
         assert!(e.contains("is not a directory"), "{e}");
         let e = error("[tasks.t]\nfuel = 3\n");
         assert!(e.contains("missing field `component`"), "{e}");
+    }
+
+    #[test]
+    fn capabilities_parse_quotas_secrets_and_network() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("out")).expect("mkdir");
+        std::fs::write(dir.path().join("db.key"), "pa55word\n").expect("write");
+        let path = dir.path().join(MANIFEST_FILE);
+        std::fs::write(
+            &path,
+            r#"
+            [tasks.t]
+            component = "t.wasm"
+            dirs = [{ guest = "/out", host = "out", mode = "rw", quota = "1.5 MiB" }]
+            network = ["api.example.com:443", "127.0.0.1:*"]
+            [tasks.t.secrets]
+            DB = { file = "db.key" }
+            PKG = { env = "CARGO_PKG_NAME" }
+            "#,
+        )
+        .expect("write");
+        let m = Manifest::load(&path).expect("valid");
+        let t = &m.tasks()["t"];
+        assert_eq!(t.grants.dirs[0].quota, Some(3 << 19));
+        let net: Vec<String> = t.grants.net.iter().map(ToString::to_string).collect();
+        assert_eq!(net, ["api.example.com:443", "127.0.0.1:*"]);
+        let secrets: Vec<(&str, &str)> = t
+            .grants
+            .secrets
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.expose()))
+            .collect();
+        assert_eq!(
+            secrets,
+            [("DB", "pa55word"), ("PKG", env!("CARGO_PKG_NAME"))]
+        );
+        assert!(
+            !format!("{m:?}").contains("pa55word"),
+            "Debug hides secrets"
+        );
+    }
+
+    #[test]
+    fn bad_capabilities_are_rejected_with_the_field() {
+        let task = "[tasks.t]\ncomponent = \"x.wasm\"\n";
+        let e = error(&format!(
+            "{task}dirs = [{{ guest = \"/d\", host = \"/\", quota = 10 }}]\n"
+        ));
+        assert!(e.contains("needs mode = \"rw\""), "{e}");
+        let e = error(&format!(
+            "{task}dirs = [{{ guest = \"/d\", host = \"/\", mode = \"rw\", quota = \"ten\" }}]\n"
+        ));
+        assert!(e.contains("\"ten\"") && e.contains("10 MiB"), "{e}");
+        let e = error(&format!("{task}network = [\"example.com\"]\n"));
+        assert!(e.contains("\"network[0]\"") && e.contains("no port"), "{e}");
+        let e = error(&format!(
+            "{task}[tasks.t.secrets]\nK = {{ value = \"inline\" }}\n"
+        ));
+        assert!(e.contains("unknown field `value`"), "{e}");
+        let e = error(&format!(
+            "{task}[tasks.t.secrets]\nK = {{ env = \"SANDSTEP_TEST_SURELY_UNSET\" }}\n"
+        ));
+        assert!(
+            e.contains("task \"t\"")
+                && e.contains("secret \"K\"")
+                && e.contains("\"SANDSTEP_TEST_SURELY_UNSET\" is not set"),
+            "{e}"
+        );
+        let e = error(&format!("{task}[tasks.t.secrets]\nK = {{}}\n"));
+        assert!(e.contains("exactly one of"), "{e}");
+        let e = error(&format!(
+            "{task}env = {{ K = \"v\" }}\n[tasks.t.secrets]\nK = {{ env = \"PATH\" }}\n"
+        ));
+        assert!(e.contains("both in \"env\" and in \"secrets\""), "{e}");
+    }
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(parse_size("10 MiB"), Some(10 << 20));
+        assert_eq!(parse_size("512KiB"), Some(512 << 10));
+        assert_eq!(parse_size("1 GB"), Some(1_000_000_000));
+        assert_eq!(parse_size("0.5 kib"), Some(512));
+        assert_eq!(parse_size("42"), Some(42));
+        assert_eq!(parse_size("42 B"), Some(42));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("1 TiB"), None);
     }
 
     #[test]

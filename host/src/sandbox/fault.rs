@@ -1,6 +1,7 @@
 //! Turning the end of a call into the ASL error a Retry/Catch can match
 //! (the table in DESIGN.md): fuel or deadline → `States.Timeout`, memory →
-//! `Sandbox.MemoryLimitExceeded`, any other trap → `Sandbox.Trap` with the
+//! `Sandbox.MemoryLimitExceeded`, `exit(n)` → `Sandbox.Exit` with the
+//! status, any other trap → `Sandbox.Trap` with the
 //! guest's panic message, a `task-error` → its own name, output that is
 //! not JSON → `Sandbox.InvalidOutput`. Never panics, whatever the guest did.
 
@@ -86,6 +87,19 @@ impl Budget<'_> {
                     "task \"{}\" exceeded its memory limit of {}: {hit} (raise `memory_mib` for the task in sandstep.toml)",
                     self.task,
                     mib(self.memory_bytes)
+                ),
+            );
+        }
+        if let Some(exit) = root.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return AslError::new(
+                names::SANDBOX_EXIT,
+                with_stderr(
+                    format!(
+                        "task \"{}\" called exit with status {} instead of returning a result \
+                         (WASI preview 2 reports only success, 0, or failure, 1)",
+                        self.task, exit.0
+                    ),
+                    stderr,
                 ),
             );
         }

@@ -24,6 +24,9 @@ mod fault;
 mod grants;
 mod host;
 mod limits;
+mod net;
+mod quota;
+mod secrets;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +51,9 @@ pub use capture::Captured;
 pub use grants::{DirGrant, DirMode, Grants};
 pub use host::log::{LogLevel, LogLine};
 pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT, Limits};
+pub use net::NetRule;
+pub use quota::ENTRY_BYTES;
+pub use secrets::{Secret, SecretValue};
 
 /// Where compiled components are cached.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -314,8 +320,8 @@ impl Sandbox {
                 None => DeadlineSource::Task,
             },
         };
-        let wasi = match grants.wasi_ctx(&stdout, &stderr) {
-            Ok(wasi) => wasi,
+        let (wasi, call_grants) = match grants.wasi_ctx(call.task, &stdout, &stderr) {
+            Ok(ctx) => ctx,
             Err(why) => {
                 let error = AslError::new(
                     names::TASK_FAILED,
@@ -329,6 +335,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             limiter: limits::MemoryLimiter::new(limits.memory_bytes),
             log: host::log::LogSink::new(call.task, call.execution_id, self.inner.log_bytes),
+            grants: call_grants,
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -389,7 +396,7 @@ impl Sandbox {
             &mut store.data_mut().log,
             host::log::LogSink::new("", "", 0),
         );
-        Outcome {
+        let mut outcome = Outcome {
             result,
             stdout: stdout.snapshot(),
             stderr: stderr.snapshot(),
@@ -397,7 +404,9 @@ impl Sandbox {
             logs_dropped: log.dropped,
             fuel_consumed,
             elapsed: started.elapsed(),
-        }
+        };
+        store.data().grants.settle(call.task, &mut outcome);
+        outcome
     }
 }
 

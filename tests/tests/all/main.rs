@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, one module per area (as wasmtime's `tests/all/`).
 
 mod etl;
+mod hostile;
 mod sandbox;
 mod tasks;

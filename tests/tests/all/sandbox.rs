@@ -44,10 +44,16 @@ mod tested {
     pub(super) use super::output_that_is_not_json_is_invalid_output as bad_output;
     pub(super) use super::the_host_environment_is_hidden_and_granted_variables_seen as env_probe;
     pub(super) use super::the_network_is_denied as socket_probe;
+    pub(super) use crate::hostile::a_huge_output_is_over_the_payload_limit as big_output;
+    pub(super) use crate::hostile::a_log_flood_is_bounded_and_counted as log_flood;
+    pub(super) use crate::hostile::a_raw_memory_grow_bomb_hits_the_memory_limit as memory_grow;
+    pub(super) use crate::hostile::deep_recursion_overflows_the_stack_into_a_trap as stack_overflow;
+    pub(super) use crate::hostile::exit_ends_the_call_with_sandbox_exit as exit_code;
+    pub(super) use crate::hostile::secrets_reach_only_their_task_and_are_redacted as secret_leak;
 }
 
 /// One engine for the whole test binary, as the host has one per process.
-fn sandbox() -> &'static Sandbox {
+pub(crate) fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         let config = SandboxConfig {
@@ -59,7 +65,7 @@ fn sandbox() -> &'static Sandbox {
 }
 
 /// Each guest compiled once per test binary.
-fn component(path: &str) -> TaskComponent {
+pub(crate) fn component(path: &str) -> TaskComponent {
     static LOADED: OnceLock<Mutex<HashMap<String, TaskComponent>>> = OnceLock::new();
     let loaded = LOADED.get_or_init(Default::default);
     if let Some(c) = loaded.lock().expect("not poisoned").get(path) {
@@ -75,7 +81,7 @@ fn component(path: &str) -> TaskComponent {
     c
 }
 
-async fn run_with(
+pub(crate) async fn run_with(
     path: &str,
     input: &str,
     limits: &Limits,
@@ -99,18 +105,18 @@ async fn run_with(
         .await
 }
 
-async fn run(path: &str, input: &str) -> Outcome {
+pub(crate) async fn run(path: &str, input: &str) -> Outcome {
     run_with(path, input, &Limits::default(), &Grants::default(), None).await
 }
 
-fn output(outcome: &Outcome) -> &Value {
+pub(crate) fn output(outcome: &Outcome) -> &Value {
     match &outcome.result {
         Ok(v) => v,
         Err(e) => panic!("expected success, got {e}\nstderr: {}", outcome.stderr.text),
     }
 }
 
-fn error(outcome: &Outcome) -> (&str, &str) {
+pub(crate) fn error(outcome: &Outcome) -> (&str, &str) {
     match &outcome.result {
         Err(e) => (&e.error, &e.cause),
         Ok(v) => panic!("expected an error, got {v}"),
@@ -346,12 +352,12 @@ async fn a_stdout_flood_completes_and_counts_what_was_dropped() {
 
 /// A directory tree for the file-system probes:
 /// `granted/{inside.txt, escape -> ../secret.txt}`, `secret.txt`, `out/`.
-struct Tree {
+pub(crate) struct Tree {
     root: tempfile::TempDir,
 }
 
 impl Tree {
-    fn new() -> Tree {
+    pub(crate) fn new() -> Tree {
         let root = tempfile::tempdir().expect("temp dir");
         let p = root.path();
         std::fs::create_dir(p.join("granted")).expect("mkdir");
@@ -364,22 +370,24 @@ impl Tree {
         Tree { root }
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.root.path().join(rel)
     }
 
-    fn grants(&self) -> Grants {
+    pub(crate) fn grants(&self) -> Grants {
         Grants {
             dirs: vec![
                 DirGrant {
                     guest: "/data".into(),
                     host: self.path("granted"),
                     mode: DirMode::ReadOnly,
+                    quota: None,
                 },
                 DirGrant {
                     guest: "/out".into(),
                     host: self.path("out"),
                     mode: DirMode::ReadWrite,
+                    quota: None,
                 },
             ],
             ..Grants::default()

@@ -1,7 +1,8 @@
 //! `sandstep:task/log`: a task's log lines, recorded with the task's name
 //! and execution id as `tracing` events (target `sandstep::task`) and kept
 //! for the call's outcome. Bounded per call; past the bound lines are
-//! counted, not kept. Logging never fails and never traps.
+//! counted, not kept. Secret values are redacted before a line is
+//! recorded. Logging never fails and never traps.
 
 use super::CallState;
 use super::sandstep::task::log::{Host, Level};
@@ -74,6 +75,10 @@ impl Host for CallState {
             Level::Info => LogLevel::Info,
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
+        };
+        let message = match self.grants.secrets.redact(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(clean) => clean,
         };
         self.log.record(level, message);
     }

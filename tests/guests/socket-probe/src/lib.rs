@@ -1,5 +1,8 @@
-//! Tries to reach the network: a TCP connection to the address in its input,
-//! a UDP datagram to it, and a DNS lookup. Reports each outcome.
+//! Tries to reach the network and reports each outcome. Input: a JSON object
+//! with any of `tcp` (an address or `host:port` to connect to and send
+//! `hello` to), `udp` (an address to send a datagram to), `dns` (a name to
+//! look up); a bare string is the address for both `tcp` and `udp`, with a
+//! lookup of `localhost`.
 
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
@@ -21,10 +24,28 @@ fn report<T>(result: std::io::Result<T>) -> Value {
 
 impl Guest for Task {
     fn run(input: String, _ctx: Context) -> Result<String, TaskError> {
-        let addr = input.trim().trim_matches('"').to_owned();
-        let tcp = report(TcpStream::connect(&addr).and_then(|mut s| s.write_all(b"hello")));
-        let udp = report(UdpSocket::bind("0.0.0.0:0").and_then(|s| s.send_to(b"hello", &addr)));
-        let dns = report(("localhost", 80).to_socket_addrs());
-        Ok(json!({ "tcp": tcp, "udp": udp, "dns": dns }).to_string())
+        let request: Value = serde_json::from_str(&input).unwrap_or_default();
+        let request = match request {
+            Value::String(addr) => json!({ "tcp": addr, "udp": addr, "dns": "localhost" }),
+            other => other,
+        };
+        let mut out = json!({});
+        if let Some(addr) = request["tcp"].as_str() {
+            out["tcp"] = report(TcpStream::connect(addr).and_then(|mut s| s.write_all(b"hello")));
+        }
+        if let Some(addr) = request["udp"].as_str() {
+            out["udp"] =
+                report(UdpSocket::bind("0.0.0.0:0").and_then(|s| s.send_to(b"hello", addr)));
+        }
+        if let Some(name) = request["dns"].as_str() {
+            out["dns"] = match (name, 80).to_socket_addrs() {
+                Ok(addrs) => {
+                    let ips: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
+                    json!({ "ok": true, "addresses": ips })
+                }
+                Err(e) => json!({ "ok": false, "error": e.to_string() }),
+            };
+        }
+        Ok(out.to_string())
     }
 }
