@@ -1,7 +1,10 @@
 //! The task manifest, `sandstep.toml`: parsed in two stages, a raw serde
 //! model that rejects unknown fields, then the checked [`Manifest`] whose
-//! paths are resolved against the manifest's own directory. Loading
-//! components is not done here (see `WasmTasks`).
+//! paths are resolved against the manifest's own directory, quotas turned
+//! into bytes, network patterns parsed and secrets read from where they are
+//! referenced (a host environment variable, a file). Loading components is
+//! not done here (see `WasmTasks`). The field reference is the module doc
+//! of `resources`.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -25,13 +25,28 @@
 //! env = { REGION = "eu" }    # exactly the variables the task sees (default none)
 //! dirs = [                   # directories the task sees (default none)
 //!   { guest = "/ref", host = "data/reference", mode = "ro" },   # mode defaults to "ro"
-//!   { guest = "/out", host = "out", mode = "rw" },
+//!   { guest = "/out", host = "out", mode = "rw", quota = "10 MiB" },
+//! ]                          # quota: bytes one call may write there (rw only; default unlimited)
+//! network = [                # outbound TCP the task may open (default none: no sockets, no DNS)
+//!   "api.example.com:443",   # a name: the task may look it up and connect to what it returned
+//!   "*.corp.example:*",      # any subdomain, any port
+//!   "127.0.0.1:8080", "[::1]:*",
 //! ]
 //! inherit_stdio = false      # true: stdout/stderr go to the host's (default: captured)
+//!
+//! [tasks.enrich.secrets]     # environment variables whose values are never recorded
+//! API_KEY = { env = "ENRICH_API_KEY" }   # from the host's environment, read at load
+//! DB_PASSWORD = { file = "secrets/db" }  # from a file (one trailing newline dropped)
 //! ```
 //!
-//! A task gets no network access, no files outside its `dirs`, no
-//! environment besides its `env`, and empty stdin.
+//! A task gets no files outside its `dirs`, no environment besides its
+//! `env` and `secrets`, no network beyond its `network` patterns, and empty
+//! stdin. Quotas accept bytes (`1048576`) or sizes (`"512 KiB"`, `"10 MiB"`,
+//! `"1 GB"`); a write past one ends the call with
+//! `Sandbox.WriteQuotaExceeded`. A missing secret is a load error naming the
+//! task and the secret; its value is redacted from the task's logs, captured
+//! output, error and JSON output. SECURITY.md says what each of these
+//! protects and where the gaps are.
 
 mod manifest;
 
