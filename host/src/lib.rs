@@ -11,3 +11,4 @@ pub mod errors;
 pub mod query;
 pub mod resources;
 pub mod sandbox;
+pub mod store;

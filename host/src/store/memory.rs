@@ -1,0 +1,277 @@
+//! The in-memory store: Express executions (at-least-once, gone with the
+//! process) and tests. Same rules as the SQLite store, nothing durable.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use time::OffsetDateTime;
+
+use super::{
+    ExecutionRecord, ExecutionStatus, Finish, StopRequest, Store, StoreError, StoredEvent, Write,
+};
+use crate::engine::journal::{EventKey, KeyedEvent};
+
+/// A [`Store`] in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// In creation order.
+    executions: Vec<Entry>,
+    by_arn: HashMap<String, usize>,
+}
+
+struct Entry {
+    record: ExecutionRecord,
+    events: Vec<StoredEvent>,
+    ids: HashSet<u64>,
+    /// Keys of the events not superseded.
+    live_keys: HashSet<EventKey>,
+}
+
+impl Entry {
+    /// Checks `events` can all be appended, then appends them, so a refused
+    /// batch changes nothing.
+    fn check_events(&self, events: &[KeyedEvent]) -> Result<(), StoreError> {
+        let mut ids = HashSet::new();
+        let mut keys = HashSet::new();
+        for KeyedEvent { key, event } in events {
+            if self.ids.contains(&event.id)
+                || self.live_keys.contains(key)
+                || !ids.insert(event.id)
+                || !keys.insert(key)
+            {
+                return Err(StoreError::DuplicateEvent {
+                    arn: self.record.arn.clone(),
+                    id: event.id,
+                    frame: key.frame.to_string(),
+                    visit: key.visit,
+                    seq: key.seq,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn push_events(&mut self, events: &[KeyedEvent]) {
+        for event in events {
+            self.ids.insert(event.event.id);
+            self.live_keys.insert(event.key.clone());
+            self.events.push(StoredEvent {
+                event: event.clone(),
+                superseded: false,
+            });
+        }
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Inner {
+    fn index(&self, arn: &str) -> Result<usize, StoreError> {
+        self.by_arn
+            .get(arn)
+            .copied()
+            .ok_or_else(|| StoreError::ExecutionDoesNotExist { id: arn.to_owned() })
+    }
+
+    fn entry(&mut self, arn: &str) -> Result<&mut Entry, StoreError> {
+        let i = self.index(arn)?;
+        Ok(&mut self.executions[i])
+    }
+
+    fn newest_first(&self) -> impl Iterator<Item = &ExecutionRecord> {
+        let mut records: Vec<&ExecutionRecord> =
+            self.executions.iter().map(|e| &e.record).collect();
+        // Stable: equal dates stay newest-created first after the reverse.
+        records.reverse();
+        records.sort_by_key(|r| std::cmp::Reverse(r.start_date));
+        records.into_iter()
+    }
+}
+
+impl Store for MemoryStore {
+    fn create(
+        &self,
+        record: &ExecutionRecord,
+        first_events: &[KeyedEvent],
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.by_arn.contains_key(&record.arn) {
+            return Err(StoreError::ExecutionAlreadyExists {
+                arn: record.arn.clone(),
+            });
+        }
+        let mut entry = Entry {
+            record: record.clone(),
+            events: Vec::new(),
+            ids: HashSet::new(),
+            live_keys: HashSet::new(),
+        };
+        entry.check_events(first_events)?;
+        entry.push_events(first_events);
+        let i = inner.executions.len();
+        inner.executions.push(entry);
+        inner.by_arn.insert(record.arn.clone(), i);
+        Ok(())
+    }
+
+    fn write(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        // All or nothing: gather the batch per execution, check it, then apply.
+        let mut staged: HashMap<usize, (Vec<KeyedEvent>, Option<&Finish>)> = HashMap::new();
+        for write in writes {
+            let i = inner.index(write.arn())?;
+            let (events, finish) = staged.entry(i).or_default();
+            match write {
+                Write::Events { events: new, .. } => events.extend(new.iter().cloned()),
+                // The first final status wins, as in a sequence of updates.
+                Write::Finish(f) => {
+                    finish.get_or_insert(f);
+                }
+            }
+        }
+        for (&i, (events, _)) in &staged {
+            inner.executions[i].check_events(events)?;
+        }
+        for (i, (events, finish)) in staged {
+            let entry = &mut inner.executions[i];
+            entry.push_events(&events);
+            if let Some(f) = finish
+                && entry.record.status == ExecutionStatus::Running
+            {
+                let record = &mut entry.record;
+                record.status = f.status;
+                record.output = f.output.clone();
+                record.error = f.error.clone();
+                record.cause = f.cause.clone();
+                record.stop_date = Some(f.stop_date);
+                record.owner = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<ExecutionRecord, StoreError> {
+        let inner = self.lock();
+        if let Some(&i) = inner.by_arn.get(id) {
+            return Ok(inner.executions[i].record.clone());
+        }
+        let found: Vec<&ExecutionRecord> = inner.newest_first().filter(|r| r.name == id).collect();
+        match found.as_slice() {
+            [] => Err(StoreError::ExecutionDoesNotExist { id: id.to_owned() }),
+            [one] => Ok((*one).clone()),
+            many => Err(StoreError::AmbiguousName {
+                name: id.to_owned(),
+                arns: many.iter().map(|r| r.arn.clone()).collect(),
+            }),
+        }
+    }
+
+    fn list(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .newest_first()
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .cloned()
+            .collect())
+    }
+
+    fn events(&self, arn: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut inner = self.lock();
+        let mut events = inner.entry(arn)?.events.clone();
+        events.sort_by_key(|e| e.event.event.id);
+        Ok(events)
+    }
+
+    fn claim(
+        &self,
+        arn: &str,
+        expected_owner: Option<&str>,
+        new_owner: &str,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let record = &mut inner.entry(arn)?.record;
+        if record.status != ExecutionStatus::Running || record.owner.as_deref() != expected_owner {
+            return Ok(false);
+        }
+        record.owner = Some(new_owner.to_owned());
+        Ok(true)
+    }
+
+    fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let record = &mut inner.entry(arn)?.record;
+        if record.status != ExecutionStatus::Running {
+            return Ok(false);
+        }
+        record.stop_request = Some(request.clone());
+        Ok(true)
+    }
+
+    fn redrive(
+        &self,
+        arn: &str,
+        new_owner: &str,
+        superseded_ids: &[u64],
+        redriven_event: &KeyedEvent,
+        date: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let mut inner = self.lock();
+        let entry = inner.entry(arn)?;
+        let status = entry.record.status;
+        if !status.is_redrivable() {
+            return Err(StoreError::ExecutionNotRedrivable {
+                arn: arn.to_owned(),
+                status: status.as_str().to_owned(),
+            });
+        }
+        if let Some(&missing) = superseded_ids.iter().find(|id| !entry.ids.contains(id)) {
+            return Err(StoreError::Invalid {
+                arn: arn.to_owned(),
+                detail: format!("cannot supersede event {missing}: there is no such event"),
+            });
+        }
+        // Check the new event against the keys as they will be.
+        let superseded: HashSet<u64> = superseded_ids.iter().copied().collect();
+        let mut live_keys = HashSet::new();
+        for stored in &entry.events {
+            if !stored.superseded && !superseded.contains(&stored.event.event.id) {
+                live_keys.insert(stored.event.key.clone());
+            }
+        }
+        let previous_keys = std::mem::replace(&mut entry.live_keys, live_keys);
+        if let Err(e) = entry.check_events(std::slice::from_ref(redriven_event)) {
+            entry.live_keys = previous_keys;
+            return Err(e);
+        }
+        for stored in &mut entry.events {
+            if superseded.contains(&stored.event.event.id) {
+                stored.superseded = true;
+            }
+        }
+        entry.push_events(std::slice::from_ref(redriven_event));
+        let record = &mut entry.record;
+        record.status = ExecutionStatus::Running;
+        record.output = None;
+        record.error = None;
+        record.cause = None;
+        record.stop_date = None;
+        record.stop_request = None;
+        record.redrive_count += 1;
+        record.redrive_date = Some(date);
+        record.owner = Some(new_owner.to_owned());
+        Ok(record.redrive_count)
+    }
+}

@@ -1,0 +1,332 @@
+//! Group commit: many executions append events cheaply; one writer thread
+//! commits everything pending in one [`Store::write`] transaction per round,
+//! so 64 executions in flight share one disk sync instead of paying one each.
+//!
+//! A round that fails is retried one execution at a time, so a bad write
+//! fails only the execution it belongs to. After a failure an execution's
+//! later events are dropped (its history would have a hole) and every wait
+//! on it reports the failure.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use indexmap::IndexMap;
+use tokio::sync::oneshot;
+
+use super::{Finish, Store, StoreError, Write};
+use crate::engine::journal::{EventSink, KeyedEvent, SinkFuture};
+
+/// Why events could not be made durable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RecorderError {
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    #[error("the event writer stopped before the events were written")]
+    Stopped,
+}
+
+/// Buffers events and commits them in rounds on one writer thread. Cheap to
+/// clone; the last clone dropped flushes what is pending and stops the thread.
+#[derive(Clone)]
+pub struct Recorder {
+    handle: Arc<Handle>,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// What the next round writes, per execution in order.
+    pending: IndexMap<Arc<str>, Vec<Pending>>,
+    /// The ticket of the last append.
+    appended: u64,
+    /// Every ticket up to this one is settled (durable, or failed).
+    settled: u64,
+    waiters: Vec<Waiter>,
+    /// Executions whose writes failed, with why.
+    failed: HashMap<Arc<str>, Arc<StoreError>>,
+    /// The first failed round: tickets after `.0` were in it.
+    first_failure: Option<(u64, Arc<StoreError>)>,
+    closing: bool,
+    /// The writer is gone (it panicked): nothing will settle.
+    dead: bool,
+}
+
+/// A write waiting for its round; the execution is the map key.
+enum Pending {
+    Events(Vec<KeyedEvent>),
+    Finish(Finish),
+}
+
+struct Waiter {
+    ticket: u64,
+    /// The execution waited on; `None` for everything.
+    arn: Option<Arc<str>>,
+    done: oneshot::Sender<Result<(), RecorderError>>,
+}
+
+impl State {
+    fn push(&mut self, arn: &str, write: Pending) -> u64 {
+        if self.failed.contains_key(arn) {
+            // Dropped: a wait on it reports the failure. No new ticket, so
+            // no one waits for a round that will never come.
+            return self.appended;
+        }
+        self.appended += 1;
+        let writes = match self.pending.get_mut(arn) {
+            Some(writes) => writes,
+            None => self.pending.entry(Arc::from(arn)).or_default(),
+        };
+        match (writes.last_mut(), write) {
+            (Some(Pending::Events(events)), Pending::Events(new)) => events.extend(new),
+            (_, write) => writes.push(write),
+        }
+        self.appended
+    }
+
+    /// The answer for a wait on `ticket` (and `arn`) once it is settled.
+    fn outcome(&self, ticket: u64, arn: Option<&str>) -> Result<(), RecorderError> {
+        let failure = match arn {
+            Some(arn) => self.failed.get(arn),
+            None => self
+                .first_failure
+                .as_ref()
+                .filter(|(after, _)| *after < ticket)
+                .map(|(_, e)| e),
+        };
+        match failure {
+            Some(e) => Err(RecorderError::Store(e.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Recorder {
+    /// Starts the writer thread over `store`.
+    pub fn start(store: Arc<dyn Store>) -> Recorder {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        });
+        let writer = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("sandstep-recorder".into())
+                .spawn(move || write_rounds(&shared, store.as_ref()))
+                .expect("the OS can start one more thread")
+        };
+        Recorder {
+            handle: Arc::new(Handle {
+                shared,
+                writer: Mutex::new(Some(writer)),
+            }),
+        }
+    }
+
+    /// Buffers one event of execution `arn`; never blocks on the store.
+    pub fn append(&self, arn: &str, event: KeyedEvent) {
+        self.push(arn, event);
+    }
+
+    /// Resolves once everything appended before the call, by anyone, is
+    /// durable; fails if any of it could not be written.
+    pub async fn flush(&self) -> Result<(), RecorderError> {
+        let ticket = self.handle.shared.lock().appended;
+        self.wait(ticket, None).await
+    }
+
+    /// Ends an execution: commits `finish` together with every event of it
+    /// still pending, and resolves once that is durable.
+    pub async fn finish(&self, finish: Finish) -> Result<(), RecorderError> {
+        let arn: Arc<str> = Arc::from(finish.arn.as_str());
+        let ticket = self.handle.shared.enqueue(&arn, Pending::Finish(finish));
+        self.wait(ticket, Some(arn)).await
+    }
+
+    /// The engine's [`EventSink`] for execution `arn`.
+    pub fn sink(&self, arn: &str) -> Arc<dyn EventSink> {
+        Arc::new(RecorderSink {
+            recorder: self.clone(),
+            arn: Arc::from(arn),
+            last: AtomicU64::new(0),
+        })
+    }
+
+    fn push(&self, arn: &str, event: KeyedEvent) -> u64 {
+        self.handle
+            .shared
+            .enqueue(arn, Pending::Events(vec![event]))
+    }
+
+    async fn wait(&self, ticket: u64, arn: Option<Arc<str>>) -> Result<(), RecorderError> {
+        let receiver = {
+            let mut state = self.handle.shared.lock();
+            if let Some(arn) = &arn
+                && let Some(e) = state.failed.get(arn.as_ref())
+            {
+                return Err(RecorderError::Store(e.clone()));
+            }
+            if ticket <= state.settled {
+                return state.outcome(ticket, arn.as_deref());
+            }
+            if state.dead {
+                return Err(RecorderError::Stopped);
+            }
+            let (done, receiver) = oneshot::channel();
+            state.waiters.push(Waiter { ticket, arn, done });
+            receiver
+        };
+        receiver.await.unwrap_or(Err(RecorderError::Stopped))
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn enqueue(&self, arn: &str, write: Pending) -> u64 {
+        let ticket = self.lock().push(arn, write);
+        self.wake.notify_one();
+        ticket
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_one();
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(writer) = writer {
+            // The writer drains what is pending before it exits.
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Marks the writer dead and releases its waiters if it unwinds.
+struct DeadOnPanic<'a>(&'a Shared);
+
+impl Drop for DeadOnPanic<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.dead = true;
+        for waiter in state.waiters.drain(..) {
+            let _ = waiter.done.send(Err(RecorderError::Stopped));
+        }
+    }
+}
+
+/// The writer thread: one [`Store::write`] per round until closed and drained.
+fn write_rounds(shared: &Shared, store: &dyn Store) {
+    let _guard = DeadOnPanic(shared);
+    loop {
+        let (batch, upto) = {
+            let mut state = shared.lock();
+            while state.pending.is_empty() && !state.closing {
+                state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            if state.pending.is_empty() {
+                return;
+            }
+            let batch = std::mem::take(&mut state.pending);
+            let batch: Vec<(Arc<str>, Vec<Pending>)> = batch
+                .into_iter()
+                .filter(|(arn, _)| !state.failed.contains_key(arn))
+                .collect();
+            (batch, state.appended)
+        };
+        let failures = write_round(store, batch);
+        let mut state = shared.lock();
+        if let Some((_, e)) = failures.first()
+            && state.first_failure.is_none()
+        {
+            state.first_failure = Some((state.settled, e.clone()));
+        }
+        for (arn, e) in failures {
+            tracing::error!(execution = %arn, error = %e, "could not record events");
+            state.failed.insert(arn, e);
+        }
+        state.settled = upto;
+        let waiters = std::mem::take(&mut state.waiters);
+        for waiter in waiters {
+            if waiter.ticket <= upto {
+                let outcome = state.outcome(waiter.ticket, waiter.arn.as_deref());
+                let _ = waiter.done.send(outcome);
+            } else {
+                state.waiters.push(waiter);
+            }
+        }
+    }
+}
+
+/// Writes a round in one transaction; if that fails, one execution at a
+/// time. Returns the executions that could not be written.
+fn write_round(
+    store: &dyn Store,
+    batch: Vec<(Arc<str>, Vec<Pending>)>,
+) -> Vec<(Arc<str>, Arc<StoreError>)> {
+    let mut all = Vec::new();
+    let mut spans = Vec::with_capacity(batch.len());
+    for (arn, items) in batch {
+        let start = all.len();
+        all.extend(items.into_iter().map(|item| match item {
+            Pending::Events(events) => Write::Events {
+                arn: arn.to_string(),
+                events,
+            },
+            Pending::Finish(finish) => Write::Finish(finish),
+        }));
+        spans.push((arn, start..all.len()));
+    }
+    let error = match store.write(&all) {
+        Ok(()) => return Vec::new(),
+        Err(e) => e,
+    };
+    if let [(arn, _)] = spans.as_slice() {
+        return vec![(arn.clone(), Arc::new(error))];
+    }
+    spans
+        .into_iter()
+        .filter_map(|(arn, span)| store.write(&all[span]).err().map(|e| (arn, Arc::new(e))))
+        .collect()
+}
+
+/// [`EventSink`] of one execution over a [`Recorder`].
+struct RecorderSink {
+    recorder: Recorder,
+    arn: Arc<str>,
+    /// The ticket of this execution's last event.
+    last: AtomicU64,
+}
+
+impl EventSink for RecorderSink {
+    fn record(&self, event: KeyedEvent) {
+        let ticket = self.recorder.push(&self.arn, event);
+        self.last.fetch_max(ticket, Ordering::AcqRel);
+    }
+
+    fn durable(&self) -> SinkFuture<'_> {
+        let ticket = self.last.load(Ordering::Acquire);
+        Box::pin(async move {
+            self.recorder
+                .wait(ticket, Some(self.arn.clone()))
+                .await
+                .map_err(anyhow::Error::new)
+        })
+    }
+}
