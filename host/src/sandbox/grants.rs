@@ -64,6 +64,8 @@ pub struct Grants {
 /// The per-call enforcement state a call's `Store` carries.
 #[derive(Default)]
 pub(crate) struct CallGrants {
+    /// The task's name, for what the host logs about refusals.
+    pub task: String,
     pub fs: FsQuotas,
     /// `None` when the task may not use the network.
     pub net: Option<Arc<NetCall>>,
@@ -133,6 +135,7 @@ impl Grants {
             (d.guest.clone(), quota)
         }));
         let call = CallGrants {
+            task: task.to_owned(),
             fs,
             net,
             lookups: HashMap::new(),
@@ -148,6 +151,7 @@ impl CallGrants {
     /// next, and secret values are redacted from everything recorded.
     pub(crate) fn settle(&self, task: &str, outcome: &mut Outcome) {
         if let Some(error) = self.fs.exceeded(task) {
+            tracing::warn!(target: "sandstep::sandbox", task, "{}", error.cause);
             let after = match &outcome.result {
                 Ok(_) => "returned a result".to_owned(),
                 Err(e) => format!("ended with {}", e.error),

@@ -149,7 +149,7 @@ impl NetCall {
         } else {
             tracing::warn!(
                 target: "sandstep::sandbox",
-                task = %self.task,
+                task = self.task.as_str(),
                 name,
                 "refused a DNS lookup: the name matches none of the task's `network` patterns"
             );
@@ -191,7 +191,7 @@ impl NetCall {
         if !allowed {
             tracing::warn!(
                 target: "sandstep::sandbox",
-                task = %self.task,
+                task = self.task.as_str(),
                 address = %addr,
                 usage = ?usage,
                 "refused a socket operation: not allowed by the task's `network` patterns"

@@ -500,6 +500,123 @@ async fn an_allowed_name_resolves_and_connects_and_others_do_not_resolve() {
     assert_eq!(report["tcp"]["ok"], json!(false), "{report}");
 }
 
+// ---- what the host logs -------------------------------------------------
+
+/// Everything logged (at every level) on this thread while the guard lives.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn refusals_are_logged_with_the_task_and_secrets_never_are() {
+    // A current-thread runtime: the guest's calls run on this thread, where
+    // the subscriber is installed.
+    let (logs, _guard) = Captured::start();
+    let tree = Tree::new();
+    let write = json!({"op": "write", "path": "/data/new.txt", "data": "x"});
+    assert_eq!(
+        output(&fs_probe(&tree.grants(), write).await)["ok"],
+        json!(false)
+    );
+    let escape = json!({"op": "read", "path": "/data/../secret.txt"});
+    assert_eq!(
+        output(&fs_probe(&tree.grants(), escape).await)["ok"],
+        json!(false)
+    );
+    let grants = net(&["127.0.0.1:9".to_owned()]);
+    let probe = json!({"tcp": "127.0.0.1:10", "dns": "exfiltrate.example.com"});
+    let report = output(
+        &run_with(
+            guests::SOCKET_PROBE,
+            &probe.to_string(),
+            &Limits::default(),
+            &grants,
+            None,
+        )
+        .await,
+    )
+    .clone();
+    assert_eq!(
+        (report["tcp"]["ok"].clone(), report["dns"]["ok"].clone()),
+        (json!(false), json!(false))
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("key.txt"), SECRET).expect("key file");
+    let path = dir.path().join("sandstep.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[tasks.leak]\ncomponent = {:?}\n[tasks.leak.secrets]\nAPI_KEY = {{ file = \"key.txt\" }}\n",
+            guests::SECRET_LEAK
+        ),
+    )
+    .expect("manifest");
+    let tasks = WasmTasks::load(&Manifest::load(&path).expect("valid"), sandbox()).expect("loads");
+    let input = json!({"var": "API_KEY"});
+    let call = TaskCall {
+        resource: "wasm:leak",
+        input: &input,
+        execution_id: "e",
+        state_name: "S",
+        retry_count: 0,
+        timeout: None,
+    };
+    let leak = tasks.run(&call).await;
+    assert_eq!(output(&leak)["found"], json!(true));
+
+    let text = logs.text();
+    for expected in [
+        "refused a file-system operation",
+        "error=not-permitted",
+        "refused a socket operation",
+        "127.0.0.1:10",
+        "refused a DNS lookup",
+        "exfiltrate.example.com",
+        "task=\"probe\"",
+        "the key is [redacted API_KEY]",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} is not in the log:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains(SECRET),
+        "the secret reached the log:\n{text}"
+    );
+}
+
 // ---- bounds -------------------------------------------------------------
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 //! Every call is delegated unchanged to wasmtime-wasi (which, through
 //! cap-std, confines paths to the grant and enforces read-only grants);
 //! the wrapper only follows which grant each descriptor belongs to and
-//! counts what is written under a quota'd grant. Installed over
-//! wasmtime-wasi's own bindings by shadowing them in the linker.
+//! counts what is written under a quota'd grant, and logs each refusal
+//! (`tracing`, target `sandstep::sandbox`: permission, escape, quota,
+//! cross-grant move). Installed over wasmtime-wasi's own bindings by
+//! shadowing them in the linker.
 
 use wasmtime::component::{HasData, Resource};
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemCtxView};
@@ -29,6 +31,7 @@ impl HasData for QuotaFs {
 pub(crate) struct FsView<'a> {
     fs: WasiFilesystemCtxView<'a>,
     quotas: &'a mut FsQuotas,
+    task: &'a str,
 }
 
 pub(crate) fn view(state: &mut CallState) -> FsView<'_> {
@@ -38,6 +41,7 @@ pub(crate) fn view(state: &mut CallState) -> FsView<'_> {
             table: &mut state.table,
         },
         quotas: &mut state.grants.fs,
+        task: &state.grants.task,
     }
 }
 
@@ -50,6 +54,29 @@ fn quota_error(_: QuotaExceeded) -> FsError {
 }
 
 impl FsView<'_> {
+    /// Logs `result` when it is a refusal rather than an ordinary failure
+    /// (a missing file is not worth a line; a denied one is).
+    fn logged<T>(&self, op: &str, path: &str, result: FsResult<T>) -> FsResult<T> {
+        if let Err(e) = &result
+            && let Some(
+                code @ (ErrorCode::NotPermitted
+                | ErrorCode::Access
+                | ErrorCode::CrossDevice
+                | ErrorCode::Quota),
+            ) = e.downcast_ref()
+        {
+            tracing::warn!(
+                target: "sandstep::sandbox",
+                task = self.task,
+                op,
+                path,
+                error = %code,
+                "refused a file-system operation"
+            );
+        }
+        result
+    }
+
     /// Charges a new entry under `dir` when its grant has a quota.
     fn charge_entry(&self, dir: &Resource<Descriptor>) -> FsResult<()> {
         match self.quotas.quota_of(dir.rep()) {
@@ -122,9 +149,10 @@ impl HostDescriptor for FsView<'_> {
     async fn set_size(&mut self, fd: Resource<Descriptor>, size: types::Filesize) -> FsResult<()> {
         if let Some(quota) = self.quotas.quota_of(fd.rep()) {
             let current = HostDescriptor::stat(&mut self.fs, borrow(&fd)).await?.size;
-            quota
+            let charged = quota
                 .charge(size.saturating_sub(current))
-                .map_err(quota_error)?;
+                .map_err(quota_error);
+            self.logged("set size", "", charged)?;
         }
         HostDescriptor::set_size(&mut self.fs, fd, size).await
     }
@@ -154,15 +182,14 @@ impl HostDescriptor for FsView<'_> {
         offset: types::Filesize,
     ) -> FsResult<types::Filesize> {
         if let Some(quota) = self.quotas.quota_of(fd.rep()) {
-            // Like a disk filling up: write what fits, refuse once nothing does.
+            // Like a disk filling up: write what fits (a short write), and
+            // refuse once nothing does.
             let fits = usize::try_from(quota.remaining()).unwrap_or(usize::MAX);
-            buf.truncate(fits.max(usize::from(buf.is_empty())));
-            let wanted = if fits == 0 {
-                buf.len().max(1)
-            } else {
-                buf.len()
-            };
-            quota.charge(wanted as u64).map_err(quota_error)?;
+            if fits > 0 {
+                buf.truncate(fits);
+            }
+            let charged = quota.charge(buf.len() as u64).map_err(quota_error);
+            self.logged("write", "", charged)?;
         }
         HostDescriptor::write(&mut self.fs, fd, buf, offset).await
     }
@@ -183,8 +210,12 @@ impl HostDescriptor for FsView<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        self.charge_entry(&fd)?;
-        HostDescriptor::create_directory_at(&mut self.fs, fd, path).await
+        let shown = path.clone();
+        let result = match self.charge_entry(&fd) {
+            Ok(()) => HostDescriptor::create_directory_at(&mut self.fs, fd, path).await,
+            Err(e) => Err(e),
+        };
+        self.logged("create directory", &shown, result)
     }
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorStat> {
@@ -197,7 +228,9 @@ impl HostDescriptor for FsView<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::DescriptorStat> {
-        HostDescriptor::stat_at(&mut self.fs, fd, path_flags, path).await
+        let shown = path.clone();
+        let result = HostDescriptor::stat_at(&mut self.fs, fd, path_flags, path).await;
+        self.logged("stat", &shown, result)
     }
 
     async fn set_times_at(
@@ -219,22 +252,22 @@ impl HostDescriptor for FsView<'_> {
         new_descriptor: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        if self
+        let shown = format!("{old_path} -> {new_path}");
+        let result = if self
             .quotas
             .crosses_into_quota(fd.rep(), new_descriptor.rep())
         {
-            return Err(ErrorCode::CrossDevice.into());
-        }
-        self.charge_entry(&new_descriptor)?;
-        HostDescriptor::link_at(
-            &mut self.fs,
-            fd,
-            old_path_flags,
-            old_path,
-            new_descriptor,
-            new_path,
-        )
-        .await
+            Err(ErrorCode::CrossDevice.into())
+        } else {
+            match self.charge_entry(&new_descriptor) {
+                Ok(()) => {
+                    let (new, flags) = (new_descriptor, old_path_flags);
+                    HostDescriptor::link_at(&mut self.fs, fd, flags, old_path, new, new_path).await
+                }
+                Err(e) => Err(e),
+            }
+        };
+        self.logged("link", &shown, result)
     }
 
     async fn open_at(
@@ -246,14 +279,17 @@ impl HostDescriptor for FsView<'_> {
         flags: types::DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
         let parent = fd.rep();
+        let shown = path.clone();
         if oflags.contains(types::OpenFlags::CREATE)
             && self.quotas.quota_of(parent).is_some()
             && !self.exists(&fd, &path).await
         {
-            self.charge_entry(&fd)?;
+            let charged = self.charge_entry(&fd);
+            self.logged("create", &shown, charged)?;
         }
-        let child =
-            HostDescriptor::open_at(&mut self.fs, fd, path_flags, path, oflags, flags).await?;
+        let opened =
+            HostDescriptor::open_at(&mut self.fs, fd, path_flags, path, oflags, flags).await;
+        let child = self.logged("open", &shown, opened)?;
         self.quotas.opened(parent, child.rep());
         Ok(child)
     }
@@ -264,7 +300,9 @@ impl HostDescriptor for FsView<'_> {
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
-        HostDescriptor::readlink_at(&mut self.fs, fd, path).await
+        let shown = path.clone();
+        let result = HostDescriptor::readlink_at(&mut self.fs, fd, path).await;
+        self.logged("readlink", &shown, result)
     }
 
     async fn remove_directory_at(
@@ -272,7 +310,9 @@ impl HostDescriptor for FsView<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        HostDescriptor::remove_directory_at(&mut self.fs, fd, path).await
+        let shown = path.clone();
+        let result = HostDescriptor::remove_directory_at(&mut self.fs, fd, path).await;
+        self.logged("remove directory", &shown, result)
     }
 
     async fn rename_at(
@@ -282,10 +322,13 @@ impl HostDescriptor for FsView<'_> {
         new_fd: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        if self.quotas.crosses_into_quota(fd.rep(), new_fd.rep()) {
-            return Err(ErrorCode::CrossDevice.into());
-        }
-        HostDescriptor::rename_at(&mut self.fs, fd, old_path, new_fd, new_path).await
+        let shown = format!("{old_path} -> {new_path}");
+        let result = if self.quotas.crosses_into_quota(fd.rep(), new_fd.rep()) {
+            Err(ErrorCode::CrossDevice.into())
+        } else {
+            HostDescriptor::rename_at(&mut self.fs, fd, old_path, new_fd, new_path).await
+        };
+        self.logged("rename", &shown, result)
     }
 
     async fn symlink_at(
@@ -294,12 +337,18 @@ impl HostDescriptor for FsView<'_> {
         src_path: String,
         dest_path: String,
     ) -> FsResult<()> {
-        self.charge_entry(&fd)?;
-        HostDescriptor::symlink_at(&mut self.fs, fd, src_path, dest_path).await
+        let shown = dest_path.clone();
+        let result = match self.charge_entry(&fd) {
+            Ok(()) => HostDescriptor::symlink_at(&mut self.fs, fd, src_path, dest_path).await,
+            Err(e) => Err(e),
+        };
+        self.logged("symlink", &shown, result)
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        HostDescriptor::unlink_file_at(&mut self.fs, fd, path).await
+        let shown = path.clone();
+        let result = HostDescriptor::unlink_file_at(&mut self.fs, fd, path).await;
+        self.logged("unlink", &shown, result)
     }
 
     fn read_via_stream(
@@ -316,7 +365,8 @@ impl HostDescriptor for FsView<'_> {
         offset: types::Filesize,
     ) -> FsResult<Resource<DynOutputStream>> {
         let quota = self.quotas.quota_of(fd.rep());
-        let stream = HostDescriptor::write_via_stream(&mut self.fs, fd, offset)?;
+        let stream = HostDescriptor::write_via_stream(&mut self.fs, fd, offset);
+        let stream = self.logged("write", "", stream)?;
         self.counted(stream, quota)
     }
 
@@ -325,7 +375,8 @@ impl HostDescriptor for FsView<'_> {
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<DynOutputStream>> {
         let quota = self.quotas.quota_of(fd.rep());
-        let stream = HostDescriptor::append_via_stream(&mut self.fs, fd)?;
+        let stream = HostDescriptor::append_via_stream(&mut self.fs, fd);
+        let stream = self.logged("append", "", stream)?;
         self.counted(stream, quota)
     }
 
