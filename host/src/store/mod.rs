@@ -40,7 +40,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::engine::ExecutionType;
-use crate::engine::journal::KeyedEvent;
+use crate::engine::journal::{Journal, KeyedEvent};
 
 pub use memory::MemoryStore;
 pub use owner::{OwnerLock, owner_alive};
@@ -98,6 +98,18 @@ pub trait Store: Send + Sync {
         redriven_event: &KeyedEvent,
         date: OffsetDateTime,
     ) -> Result<u32, StoreError>;
+}
+
+/// What a resumed run needs from the recorded events: the journal of the
+/// replayable ones (superseded left out) and the highest id of all (new
+/// events continue after the superseded ones too: ids are never reused).
+pub fn journal_of(events: &[StoredEvent]) -> (Journal, u64) {
+    let last_id = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
+    let live = events
+        .iter()
+        .filter(|e| !e.superseded)
+        .map(|e| e.event.clone());
+    (Journal::new(live), last_id)
 }
 
 /// An execution's status, as AWS names it.

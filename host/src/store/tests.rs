@@ -837,3 +837,88 @@ fn finish_commits_with_the_final_event() {
     assert_eq!(e.status, ExecutionStatus::Succeeded);
     assert_eq!(live(&store.events(&arn("e")).expect("events")), vec![1, 2]);
 }
+
+// ---- with the engine ----
+
+const DURABLE_PIPELINE: &str = r#"{
+  "StartAt": "Prepare",
+  "States": {
+    "Prepare": {"Type": "Pass", "Parameters": {"n.$": "$.n", "tag": "x"}, "Next": "Both"},
+    "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Done", "Branches": [
+      {"StartAt": "L", "States": {"L": {"Type": "Pass", "Result": "left", "End": true}}},
+      {"StartAt": "R", "States": {"R": {"Type": "Pass", "Result": "right", "End": true}}}]},
+    "Done": {"Type": "Pass", "End": true}
+  }
+}"#;
+
+#[test]
+fn engine_events_round_trip_through_the_recorder_and_sqlite() {
+    use crate::engine::{Clock, Durable, Engine, ExecutionRequest, NoTasks, Status};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(default_path(dir.path())).expect("open"));
+    let machine = crate::asl::parse_text(DURABLE_PIPELINE).expect("a valid pipeline");
+    let engine = Engine::new(Arc::new(NoTasks)).with_clock(Clock::virtual_time());
+    let input = json!({"n": 7});
+    let arn = "arn:aws:states:local:000000000000:execution:Durable:d1";
+    let record = ExecutionRecord::new_running(
+        arn,
+        "d1",
+        "Durable",
+        ExecutionType::Standard,
+        DURABLE_PIPELINE,
+        input.clone(),
+        T0,
+    );
+    store.create(&record, &[]).expect("create");
+    let recorder = Recorder::start(store.clone());
+    let request = |(journal, last_id): (crate::engine::journal::Journal, u64)| {
+        let mut request = ExecutionRequest::new("Durable", input.clone());
+        request.name = Some("d1".into());
+        request.durable = Some(Durable {
+            sink: recorder.sink(arn),
+            journal: Arc::new(journal),
+            last_id,
+            start_date: T0,
+            redrive_count: 0,
+            redrive_date: None,
+        });
+        request
+    };
+    let rt = runtime();
+
+    let first = rt.block_on(engine.execute(&machine, request(journal_of(&[]))));
+    assert_eq!(first.status, Status::Succeeded, "{:?}", first.cause);
+    assert_eq!(first.execution_arn, arn);
+    rt.block_on(recorder.finish(Finish {
+        arn: arn.into(),
+        status: ExecutionStatus::Succeeded,
+        output: first.output.clone(),
+        error: None,
+        cause: None,
+        stop_date: first.stop_date,
+    }))
+    .expect("finish");
+    let stored = store.events(arn).expect("events");
+    let history: Vec<HistoryEvent> = stored.iter().map(|e| e.event.event.clone()).collect();
+    assert!(history.len() > 10, "{} events", history.len());
+    assert_eq!(
+        history, first.history,
+        "the store holds the history as emitted"
+    );
+    let done = store.get(arn).expect("get");
+    assert_eq!(
+        (done.status, &done.output),
+        (ExecutionStatus::Succeeded, &first.output)
+    );
+
+    // Replaying from the store records nothing new and ends the same way.
+    let again = rt.block_on(engine.execute(&machine, request(journal_of(&stored))));
+    assert_eq!(
+        (again.status, &again.output),
+        (Status::Succeeded, &first.output)
+    );
+    rt.block_on(recorder.flush()).expect("flush");
+    assert_eq!(store.events(arn).expect("events"), stored);
+}
