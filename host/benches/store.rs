@@ -4,6 +4,11 @@
 //! before acting on a Task result), for the memory store and SQLite with
 //! `synchronous=FULL` and `NORMAL`.
 //!
+//! A second group has the shape of W1 (10 Pass states, 64 executions in
+//! flight): each execution is created through the recorder, records its 22
+//! events without waiting (Pass states need no durability), and finishes;
+//! executions/s × 10 is the transitions/s the store allows.
+//!
 //! Run with `cargo bench -p sandstep-host --bench store`. The SQLite files
 //! live under the target directory (a real disk, not a tmpfs).
 
@@ -19,7 +24,8 @@ use sandstep_host::engine::ExecutionType;
 use sandstep_host::engine::history::HistoryEvent;
 use sandstep_host::engine::journal::{EventKey, KeyedEvent};
 use sandstep_host::store::{
-    ExecutionRecord, MemoryStore, Recorder, SqliteStore, Store, Synchronous,
+    ExecutionRecord, ExecutionStatus, Finish, MemoryStore, Recorder, SqliteStore, Store,
+    Synchronous,
 };
 
 const WRITERS: usize = 64;
@@ -89,6 +95,71 @@ fn run(rt: &tokio::runtime::Runtime, store: &Arc<dyn Store>, batch: &str) -> Dur
     start.elapsed()
 }
 
+/// 64 executions in flight, `total` in all: create, 22 events, finish.
+fn run_w1(
+    rt: &tokio::runtime::Runtime,
+    store: &Arc<dyn Store>,
+    batch: &str,
+    total: usize,
+) -> Duration {
+    let recorder = Recorder::start(store.clone());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    rt.block_on(async {
+        let workers: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                let recorder = recorder.clone();
+                let next = next.clone();
+                let batch = batch.to_owned();
+                tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= total {
+                            break;
+                        }
+                        let arn =
+                            format!("arn:aws:states:local:000000000000:execution:W1:{batch}-{i}");
+                        let now = OffsetDateTime::now_utc();
+                        let record = ExecutionRecord::new_running(
+                            arn.clone(),
+                            format!("{batch}-{i}"),
+                            "W1",
+                            ExecutionType::Standard,
+                            "{}",
+                            json!({"n": i}),
+                            now,
+                        );
+                        recorder
+                            .create(record, vec![event(1, EventKey::FRAME)])
+                            .await
+                            .expect("create");
+                        let sink = recorder.sink(&arn);
+                        for visit in 0..20u32 {
+                            sink.record(event(u64::from(visit) + 2, visit));
+                        }
+                        sink.record(event(22, EventKey::FRAME - 1));
+                        recorder
+                            .finish(Finish {
+                                arn,
+                                status: ExecutionStatus::Succeeded,
+                                output: Some(json!({"n": i})),
+                                error: None,
+                                cause: None,
+                                stop_date: now,
+                            })
+                            .await
+                            .expect("finish");
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.await.expect("join");
+        }
+    });
+    start.elapsed()
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -125,6 +196,26 @@ fn bench(c: &mut Criterion) {
                     .map(|_| {
                         batch += 1;
                         run(&rt, store, &batch.to_string())
+                    })
+                    .sum()
+            })
+        });
+    }
+    group.finish();
+
+    const W1_EXECUTIONS: usize = 256;
+    let mut group = c.benchmark_group("w1_shape_64_in_flight");
+    group.throughput(Throughput::Elements(W1_EXECUTIONS as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    for (name, store) in &stores {
+        let mut batch = 0u64;
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        batch += 1;
+                        run_w1(&rt, store, &format!("w{batch}"), W1_EXECUTIONS)
                     })
                     .sum()
             })

@@ -6,9 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use time::OffsetDateTime;
 
-use super::{
-    ExecutionRecord, ExecutionStatus, Finish, StopRequest, Store, StoreError, StoredEvent, Write,
-};
+use super::{ExecutionRecord, ExecutionStatus, StopRequest, Store, StoreError, StoredEvent, Write};
 use crate::engine::journal::{EventKey, KeyedEvent};
 
 /// A [`Store`] in memory.
@@ -22,6 +20,16 @@ struct Inner {
     /// In creation order.
     executions: Vec<Entry>,
     by_arn: HashMap<String, usize>,
+}
+
+/// How to take back one applied write of a failed batch.
+enum Undo {
+    /// The last execution was created.
+    Created,
+    /// Events were appended to execution `.0` after its first `.1`.
+    Appended(usize, usize),
+    /// Execution `.0` was finished; its record before.
+    Finished(usize, Box<ExecutionRecord>),
 }
 
 struct Entry {
@@ -91,6 +99,69 @@ impl Inner {
         Ok(&mut self.executions[i])
     }
 
+    fn apply(&mut self, write: &Write, undo: &mut Vec<Undo>) -> Result<(), StoreError> {
+        match write {
+            Write::Create { record, events } => {
+                if self.by_arn.contains_key(&record.arn) {
+                    return Err(StoreError::ExecutionAlreadyExists {
+                        arn: record.arn.clone(),
+                    });
+                }
+                let mut entry = Entry {
+                    record: (**record).clone(),
+                    events: Vec::new(),
+                    ids: HashSet::new(),
+                    live_keys: HashSet::new(),
+                };
+                entry.check_events(events)?;
+                entry.push_events(events);
+                self.by_arn
+                    .insert(record.arn.clone(), self.executions.len());
+                self.executions.push(entry);
+                undo.push(Undo::Created);
+            }
+            Write::Events { arn, events } => {
+                let i = self.index(arn)?;
+                let entry = &mut self.executions[i];
+                entry.check_events(events)?;
+                undo.push(Undo::Appended(i, entry.events.len()));
+                entry.push_events(events);
+            }
+            Write::Finish(f) => {
+                let i = self.index(&f.arn)?;
+                let record = &mut self.executions[i].record;
+                if record.status == ExecutionStatus::Running {
+                    undo.push(Undo::Finished(i, Box::new(record.clone())));
+                    record.status = f.status;
+                    record.output = f.output.clone();
+                    record.error = f.error.clone();
+                    record.cause = f.cause.clone();
+                    record.stop_date = Some(f.stop_date);
+                    record.owner = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn undo(&mut self, step: Undo) {
+        match step {
+            Undo::Created => {
+                if let Some(entry) = self.executions.pop() {
+                    self.by_arn.remove(&entry.record.arn);
+                }
+            }
+            Undo::Appended(i, len) => {
+                let entry = &mut self.executions[i];
+                for stored in entry.events.drain(len..) {
+                    entry.ids.remove(&stored.event.event.id);
+                    entry.live_keys.remove(&stored.event.key);
+                }
+            }
+            Undo::Finished(i, record) => self.executions[i].record = *record,
+        }
+    }
+
     fn newest_first(&self) -> impl Iterator<Item = &ExecutionRecord> {
         let mut records: Vec<&ExecutionRecord> =
             self.executions.iter().map(|e| &e.record).collect();
@@ -102,62 +173,16 @@ impl Inner {
 }
 
 impl Store for MemoryStore {
-    fn create(
-        &self,
-        record: &ExecutionRecord,
-        first_events: &[KeyedEvent],
-    ) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        if inner.by_arn.contains_key(&record.arn) {
-            return Err(StoreError::ExecutionAlreadyExists {
-                arn: record.arn.clone(),
-            });
-        }
-        let mut entry = Entry {
-            record: record.clone(),
-            events: Vec::new(),
-            ids: HashSet::new(),
-            live_keys: HashSet::new(),
-        };
-        entry.check_events(first_events)?;
-        entry.push_events(first_events);
-        let i = inner.executions.len();
-        inner.executions.push(entry);
-        inner.by_arn.insert(record.arn.clone(), i);
-        Ok(())
-    }
-
     fn write(&self, writes: &[Write]) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        // All or nothing: gather the batch per execution, check it, then apply.
-        let mut staged: HashMap<usize, (Vec<KeyedEvent>, Option<&Finish>)> = HashMap::new();
+        // All or nothing: apply in order, undo everything on the first error.
+        let mut undo = Vec::with_capacity(writes.len());
         for write in writes {
-            let i = inner.index(write.arn())?;
-            let (events, finish) = staged.entry(i).or_default();
-            match write {
-                Write::Events { events: new, .. } => events.extend(new.iter().cloned()),
-                // The first final status wins, as in a sequence of updates.
-                Write::Finish(f) => {
-                    finish.get_or_insert(f);
+            if let Err(e) = inner.apply(write, &mut undo) {
+                for step in undo.into_iter().rev() {
+                    inner.undo(step);
                 }
-            }
-        }
-        for (&i, (events, _)) in &staged {
-            inner.executions[i].check_events(events)?;
-        }
-        for (i, (events, finish)) in staged {
-            let entry = &mut inner.executions[i];
-            entry.push_events(&events);
-            if let Some(f) = finish
-                && entry.record.status == ExecutionStatus::Running
-            {
-                let record = &mut entry.record;
-                record.status = f.status;
-                record.output = f.output.clone();
-                record.error = f.error.clone();
-                record.cause = f.cause.clone();
-                record.stop_date = Some(f.stop_date);
-                record.owner = None;
+                return Err(e);
             }
         }
         Ok(())

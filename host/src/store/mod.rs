@@ -56,11 +56,17 @@ pub trait Store: Send + Sync {
         &self,
         record: &ExecutionRecord,
         first_events: &[KeyedEvent],
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.write(&[Write::Create {
+            record: Box::new(record.clone()),
+            events: first_events.to_vec(),
+        }])
+    }
 
-    /// Applies `writes` in order in one atomic, durable transaction. A
-    /// `Finish` of an execution that is no longer RUNNING changes nothing
-    /// (the first final status wins); its events are still recorded.
+    /// Applies `writes` in order in one atomic, durable transaction: if one
+    /// fails, none is applied. A `Finish` of an execution that is no longer
+    /// RUNNING changes nothing (the first final status wins); its events are
+    /// still recorded.
     fn write(&self, writes: &[Write]) -> Result<(), StoreError>;
 
     /// An execution by ARN, or by name when that name is unique.
@@ -273,6 +279,12 @@ pub struct StoredEvent {
 /// One change in a [`Store::write`] batch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
+    /// A new execution and its first events; a used ARN is
+    /// [`StoreError::ExecutionAlreadyExists`].
+    Create {
+        record: Box<ExecutionRecord>,
+        events: Vec<KeyedEvent>,
+    },
     /// New events of one execution. Their ids, and their keys among the
     /// events not superseded, must be new.
     Events {
@@ -286,6 +298,7 @@ pub enum Write {
 impl Write {
     pub fn arn(&self) -> &str {
         match self {
+            Write::Create { record, .. } => &record.arn,
             Write::Events { arn, .. } => arn,
             Write::Finish(finish) => &finish.arn,
         }

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use indexmap::IndexMap;
 use tokio::sync::oneshot;
 
-use super::{Finish, Store, StoreError, Write};
+use super::{ExecutionRecord, Finish, Store, StoreError, Write};
 use crate::engine::journal::{EventSink, KeyedEvent, SinkFuture};
 
 /// Why events could not be made durable.
@@ -46,6 +46,8 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
+    /// New executions the next round creates, before any other write.
+    creates: Vec<(Write, Done)>,
     /// What the next round writes, per execution in order.
     pending: IndexMap<Arc<str>, Vec<Pending>>,
     /// The ticket of the last append.
@@ -68,11 +70,13 @@ enum Pending {
     Finish(Finish),
 }
 
+type Done = oneshot::Sender<Result<(), RecorderError>>;
+
 struct Waiter {
     ticket: u64,
     /// The execution waited on; `None` for everything.
     arn: Option<Arc<str>>,
-    done: oneshot::Sender<Result<(), RecorderError>>,
+    done: Done,
 }
 
 impl State {
@@ -145,6 +149,31 @@ impl Recorder {
         self.wait(ticket, None).await
     }
 
+    /// Creates an execution with its first events, committed with the next
+    /// round (concurrent starts share one commit). A used ARN fails only
+    /// this call. Record no event of the execution before this resolves.
+    pub async fn create(
+        &self,
+        record: ExecutionRecord,
+        first_events: Vec<KeyedEvent>,
+    ) -> Result<(), RecorderError> {
+        let (done, receiver) = oneshot::channel();
+        {
+            let mut state = self.handle.shared.lock();
+            if state.dead {
+                return Err(RecorderError::Stopped);
+            }
+            state.appended += 1;
+            let write = Write::Create {
+                record: Box::new(record),
+                events: first_events,
+            };
+            state.creates.push((write, done));
+        }
+        self.handle.shared.wake.notify_one();
+        receiver.await.unwrap_or(Err(RecorderError::Stopped))
+    }
+
     /// Ends an execution: commits `finish` together with every event of it
     /// still pending, and resolves once that is durable.
     pub async fn finish(&self, finish: Finish) -> Result<(), RecorderError> {
@@ -160,6 +189,12 @@ impl Recorder {
             arn: Arc::from(arn),
             last: AtomicU64::new(0),
         })
+    }
+
+    /// Creates waiting for the next round (tests).
+    #[cfg(test)]
+    pub(super) fn queued_creates(&self) -> usize {
+        self.handle.shared.lock().creates.len()
     }
 
     fn push(&self, arn: &str, event: KeyedEvent) -> u64 {
@@ -225,6 +260,7 @@ impl Drop for DeadOnPanic<'_> {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.dead = true;
+        state.creates.clear();
         for waiter in state.waiters.drain(..) {
             let _ = waiter.done.send(Err(RecorderError::Stopped));
         }
@@ -235,22 +271,23 @@ impl Drop for DeadOnPanic<'_> {
 fn write_rounds(shared: &Shared, store: &dyn Store) {
     let _guard = DeadOnPanic(shared);
     loop {
-        let (batch, upto) = {
+        let (creates, batch, upto) = {
             let mut state = shared.lock();
-            while state.pending.is_empty() && !state.closing {
+            while state.pending.is_empty() && state.creates.is_empty() && !state.closing {
                 state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
             }
-            if state.pending.is_empty() {
+            if state.pending.is_empty() && state.creates.is_empty() {
                 return;
             }
+            let creates = std::mem::take(&mut state.creates);
             let batch = std::mem::take(&mut state.pending);
             let batch: Vec<(Arc<str>, Vec<Pending>)> = batch
                 .into_iter()
                 .filter(|(arn, _)| !state.failed.contains_key(arn))
                 .collect();
-            (batch, state.appended)
+            (creates, batch, state.appended)
         };
-        let failures = write_round(store, batch);
+        let failures = write_round(store, creates, batch);
         let mut state = shared.lock();
         if let Some((_, e)) = failures.first()
             && state.first_failure.is_none()
@@ -275,12 +312,14 @@ fn write_rounds(shared: &Shared, store: &dyn Store) {
 }
 
 /// Writes a round in one transaction; if that fails, one execution at a
-/// time. Returns the executions that could not be written.
+/// time. Answers the creates; returns the executions whose other writes
+/// failed.
 fn write_round(
     store: &dyn Store,
+    creates: Vec<(Write, Done)>,
     batch: Vec<(Arc<str>, Vec<Pending>)>,
 ) -> Vec<(Arc<str>, Arc<StoreError>)> {
-    let mut all = Vec::new();
+    let (mut all, dones): (Vec<Write>, Vec<Done>) = creates.into_iter().unzip();
     let mut spans = Vec::with_capacity(batch.len());
     for (arn, items) in batch {
         let start = all.len();
@@ -294,11 +333,30 @@ fn write_round(
         spans.push((arn, start..all.len()));
     }
     let error = match store.write(&all) {
-        Ok(()) => return Vec::new(),
+        Ok(()) => {
+            for done in dones {
+                let _ = done.send(Ok(()));
+            }
+            return Vec::new();
+        }
         Err(e) => e,
     };
-    if let [(arn, _)] = spans.as_slice() {
+    // A round of one write: no need to try it again to know whose it is.
+    if dones.is_empty()
+        && let [(arn, _)] = spans.as_slice()
+    {
         return vec![(arn.clone(), Arc::new(error))];
+    }
+    if spans.is_empty() && dones.len() == 1 {
+        if let Some(done) = dones.into_iter().next() {
+            let _ = done.send(Err(RecorderError::Store(Arc::new(error))));
+        }
+        return Vec::new();
+    }
+    // Creates first: the other writes of a round may be to those executions.
+    for (i, done) in dones.into_iter().enumerate() {
+        let result = store.write(&all[i..=i]);
+        let _ = done.send(result.map_err(|e| RecorderError::Store(Arc::new(e))));
     }
     spans
         .into_iter()

@@ -249,6 +249,68 @@ impl SqliteStore {
         Ok((id, parse_status(arn, &status)?))
     }
 
+    /// Inserts a new execution's row and returns its row id.
+    fn insert_execution(
+        &self,
+        tx: &Connection,
+        record: &ExecutionRecord,
+    ) -> Result<i64, StoreError> {
+        let arn = &record.arn;
+        let manifest = match &record.manifest {
+            Some(path) => Some(path.to_str().ok_or_else(|| StoreError::Invalid {
+                arn: arn.clone(),
+                detail: format!("manifest path '{}' is not UTF-8", path.display()),
+            })?),
+            None => None,
+        };
+        let stop = record.stop_request.as_ref();
+        let inserted = tx
+            .prepare_cached(&format!(
+                "INSERT INTO executions ({RECORD_COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+            ))
+            .and_then(|mut st| {
+                st.execute(params![
+                    arn,
+                    record.name,
+                    record.state_machine_name,
+                    kind_str(record.kind),
+                    record.definition,
+                    manifest,
+                    json_text(&record.options),
+                    json_text(&record.input),
+                    record.status.as_str(),
+                    record.output.as_ref().map(json_text),
+                    record.error,
+                    record.cause,
+                    nanos(arn, record.start_date).map_err(to_sql_error)?,
+                    record
+                        .stop_date
+                        .map(|d| nanos(arn, d))
+                        .transpose()
+                        .map_err(to_sql_error)?,
+                    record.redrive_count,
+                    record
+                        .redrive_date
+                        .map(|d| nanos(arn, d))
+                        .transpose()
+                        .map_err(to_sql_error)?,
+                    record.owner,
+                    stop.is_some(),
+                    stop.and_then(|s| s.error.as_deref()),
+                    stop.and_then(|s| s.cause.as_deref()),
+                ])
+            });
+        match inserted {
+            Ok(_) => {}
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                return Err(StoreError::ExecutionAlreadyExists { arn: arn.clone() });
+            }
+            Err(e) => return Err(self.err(e)),
+        }
+        Ok(tx.last_insert_rowid())
+    }
+
     fn insert_events(
         &self,
         tx: &Connection,
@@ -341,71 +403,6 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn create(
-        &self,
-        record: &ExecutionRecord,
-        first_events: &[KeyedEvent],
-    ) -> Result<(), StoreError> {
-        let arn = &record.arn;
-        let manifest = match &record.manifest {
-            Some(path) => Some(path.to_str().ok_or_else(|| StoreError::Invalid {
-                arn: arn.clone(),
-                detail: format!("manifest path '{}' is not UTF-8", path.display()),
-            })?),
-            None => None,
-        };
-        let stop = record.stop_request.as_ref();
-        let mut conn = self.lock();
-        let tx = self.immediate(&mut conn)?;
-        let inserted = tx
-            .prepare_cached(&format!(
-                "INSERT INTO executions ({RECORD_COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-            ))
-            .and_then(|mut st| {
-                st.execute(params![
-                    arn,
-                    record.name,
-                    record.state_machine_name,
-                    kind_str(record.kind),
-                    record.definition,
-                    manifest,
-                    json_text(&record.options),
-                    json_text(&record.input),
-                    record.status.as_str(),
-                    record.output.as_ref().map(json_text),
-                    record.error,
-                    record.cause,
-                    nanos(arn, record.start_date).map_err(to_sql_error)?,
-                    record
-                        .stop_date
-                        .map(|d| nanos(arn, d))
-                        .transpose()
-                        .map_err(to_sql_error)?,
-                    record.redrive_count,
-                    record
-                        .redrive_date
-                        .map(|d| nanos(arn, d))
-                        .transpose()
-                        .map_err(to_sql_error)?,
-                    record.owner,
-                    stop.is_some(),
-                    stop.and_then(|s| s.error.as_deref()),
-                    stop.and_then(|s| s.cause.as_deref()),
-                ])
-            });
-        match inserted {
-            Ok(_) => {}
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                return Err(StoreError::ExecutionAlreadyExists { arn: arn.clone() });
-            }
-            Err(e) => return Err(self.err(e)),
-        }
-        let execution = tx.last_insert_rowid();
-        self.insert_events(&tx, arn, execution, first_events)?;
-        tx.commit().map_err(|e| self.err(e))
-    }
-
     fn write(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -415,16 +412,23 @@ impl Store for SqliteStore {
         let mut ids: HashMap<&str, i64> = HashMap::new();
         for write in writes {
             let arn = write.arn();
-            let execution = match ids.get(arn) {
-                Some(&id) => id,
-                None => {
+            let execution = match (write, ids.get(arn)) {
+                (Write::Create { record, .. }, _) => {
+                    let id = self.insert_execution(&tx, record)?;
+                    ids.insert(arn, id);
+                    id
+                }
+                (_, Some(&id)) => id,
+                (_, None) => {
                     let (id, _) = self.find(&tx, arn)?;
                     ids.insert(arn, id);
                     id
                 }
             };
             match write {
-                Write::Events { events, .. } => self.insert_events(&tx, arn, execution, events)?,
+                Write::Create { events, .. } | Write::Events { events, .. } => {
+                    self.insert_events(&tx, arn, execution, events)?
+                }
                 Write::Finish(finish) => self.finish(&tx, execution, finish)?,
             }
         }

@@ -922,3 +922,77 @@ fn engine_events_round_trip_through_the_recorder_and_sqlite() {
     rt.block_on(recorder.flush()).expect("flush");
     assert_eq!(store.events(arn).expect("events"), stored);
 }
+
+#[test]
+fn creates_share_a_commit_and_a_used_name_fails_alone() {
+    let store = Arc::new(Counting::new(MemoryStore::new()));
+    let (release, gate) = std::sync::mpsc::channel();
+    *store.gate.lock().expect("gate") = Some(gate);
+    let recorder = Recorder::start(store.clone());
+    runtime().block_on(async {
+        let first = {
+            let recorder = recorder.clone();
+            tokio::spawn(async move { recorder.create(record("c0", T0), vec![started()]).await })
+        };
+        while store.writes.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let creates: Vec<_> = (1..64)
+            .map(|i| {
+                let recorder = recorder.clone();
+                tokio::spawn(async move {
+                    recorder
+                        .create(record(&format!("c{i}"), T0), vec![started()])
+                        .await
+                })
+            })
+            .collect();
+        // Every create is queued before the first commit ends.
+        while recorder.queued_creates() < 63 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release");
+        first.await.expect("join").expect("created");
+        for create in creates {
+            create.await.expect("join").expect("created");
+        }
+        assert_eq!(
+            store.writes.load(Ordering::SeqCst),
+            2,
+            "63 creates, one commit"
+        );
+
+        // A used name fails its own create only; the running execution of
+        // that name keeps recording.
+        let sink = recorder.sink(&arn("c5"));
+        sink.record(event(2, "", 0, 0, "PassStateEntered"));
+        let results = futures::future::join_all((60..70).map(|i| {
+            let recorder = recorder.clone();
+            async move {
+                recorder
+                    .create(record(&format!("c{i}"), T0), vec![started()])
+                    .await
+            }
+        }))
+        .await;
+        for (i, result) in (60..70).zip(results) {
+            match result {
+                Err(RecorderError::Store(e)) if i < 64 => {
+                    assert_eq!(
+                        e.to_string(),
+                        format!("Execution Already Exists: '{}'", arn(&format!("c{i}")))
+                    );
+                }
+                Ok(()) if i >= 64 => {}
+                other => panic!("create c{i}: {other:?}"),
+            }
+        }
+        sink.record(event(3, "", 0, 1, "PassStateExited"));
+        sink.durable().await.expect("not poisoned");
+    });
+    assert_eq!(store.list(None).expect("list").len(), 70);
+    assert_eq!(
+        live(&store.events(&arn("c5")).expect("events")),
+        vec![1, 2, 3]
+    );
+}
