@@ -3,7 +3,8 @@
 //!
 //! What counts against a grant's quota, per call (each call starts at zero):
 //! every byte written to a file (through a stream or `write`, overwrites
-//! included), the growth of a file by `set-size`, and [`ENTRY_BYTES`] for each
+//! included), the growth of a file past its end (by `set-size`, or by a
+//! write at an offset beyond it: holes count), and [`ENTRY_BYTES`] for each
 //! new file, directory, symlink or hard link. A write that would pass the
 //! quota is refused with `quota` (`EDQUOT`, "Disk quota exceeded") before any
 //! byte reaches the disk; a stream is allowed to write exactly up to the

@@ -40,7 +40,7 @@ const RSS_GROWTH_BOUND: u64 = 384 << 20;
 
 /// Runs `hostile` beside a benign echo call; checks the echo's output and
 /// that the host's memory did not grow past [`RSS_GROWTH_BOUND`].
-async fn beside<F: Future<Output = Outcome>>(hostile: F) -> Outcome {
+pub(crate) async fn beside<F: Future<Output = Outcome>>(hostile: F) -> Outcome {
     let before = rss();
     let input = json!({"benign": true, "n": [1, 2, 3]}).to_string();
     let (outcome, benign) = tokio::join!(hostile, run(guests::ECHO, &input));
@@ -192,6 +192,11 @@ async fn sparse_growth_and_new_entries_count_against_the_quota() {
     assert_eq!(error(&outcome).0, names::SANDBOX_WRITE_QUOTA_EXCEEDED);
     let len = std::fs::metadata(dir.path().join("sparse")).map_or(0, |m| m.len());
     assert_eq!(len, 0, "the file was not extended");
+    let far = json!({"op": "write_at", "path": "/out/sparse", "size": 1 << 30, "data": "x"});
+    let outcome = fs_probe(&grants, far).await;
+    assert_eq!(error(&outcome).0, names::SANDBOX_WRITE_QUOTA_EXCEEDED);
+    let len = std::fs::metadata(dir.path().join("sparse")).map_or(0, |m| m.len());
+    assert_eq!(len, 0, "nothing was written a gigabyte out");
 
     let outcome = fs_probe(
         &grants,
@@ -640,7 +645,10 @@ pub(crate) async fn a_raw_memory_grow_bomb_hits_the_memory_limit() {
 
 #[tokio::test]
 pub(crate) async fn deep_recursion_overflows_the_stack_into_a_trap() {
-    for (input, expected) in [("\"wasm\"", "call stack exhausted"), ("\"shadow\"", "")] {
+    for (input, expected) in [
+        ("\"wasm\"", "call stack exhausted"),
+        ("\"shadow\"", "out of bounds memory access"),
+    ] {
         let outcome = beside(run(guests::STACK_OVERFLOW, input)).await;
         let (name, cause) = error(&outcome);
         assert_eq!(name, names::SANDBOX_TRAP, "{input}: {cause}");

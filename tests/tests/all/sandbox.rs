@@ -1,6 +1,8 @@
 //! The sandbox against hostile guests (tests/guests/): every bound ends the
 //! call with the right ASL error, every capability is denied unless
-//! granted, and the host survives whatever the guest does.
+//! granted, and the host survives whatever the guest does (the hostile
+//! calls run [`beside`] a benign one). The rest of the hostile suite, and
+//! the capabilities beyond plain grants, are in `hostile.rs`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use sandstep_host::sandbox::{
     Sandbox, SandboxConfig, TaskComponent,
 };
 
+use crate::hostile::beside;
 use sandstep_tests::{foreach_guest, guests};
 
 // Every guest of tests/guests/ has a test here, or this fails to compile.
@@ -171,13 +174,13 @@ async fn an_infinite_loop_runs_out_of_fuel() {
         fuel: Some(50_000_000),
         ..Limits::default()
     };
-    let outcome = run_with(
+    let outcome = beside(run_with(
         guests::INFINITE_LOOP,
         "{}",
         &limits,
         &Grants::default(),
         None,
-    )
+    ))
     .await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::TIMEOUT);
@@ -301,7 +304,14 @@ async fn a_memory_bomb_hits_the_memory_limit() {
         memory_bytes: 16 << 20,
         ..Limits::default()
     };
-    let outcome = run_with(guests::MEMORY_BOMB, "{}", &limits, &Grants::default(), None).await;
+    let outcome = beside(run_with(
+        guests::MEMORY_BOMB,
+        "{}",
+        &limits,
+        &Grants::default(),
+        None,
+    ))
+    .await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::SANDBOX_MEMORY_LIMIT_EXCEEDED);
     assert!(cause.contains("16 MiB"), "{cause}");
@@ -309,7 +319,7 @@ async fn a_memory_bomb_hits_the_memory_limit() {
 
 #[tokio::test]
 async fn a_panic_is_a_trap_carrying_its_message() {
-    let outcome = run(guests::PANIC_MESSAGE, "\"now\"").await;
+    let outcome = beside(run(guests::PANIC_MESSAGE, "\"now\"")).await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::SANDBOX_TRAP);
     assert!(cause.contains("unreachable"), "the trap is named: {cause}");
@@ -330,7 +340,7 @@ async fn a_task_error_keeps_its_own_name() {
 
 #[tokio::test]
 async fn output_that_is_not_json_is_invalid_output() {
-    let outcome = run(guests::BAD_OUTPUT, "{}").await;
+    let outcome = beside(run(guests::BAD_OUTPUT, "{}")).await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::SANDBOX_INVALID_OUTPUT);
     assert!(cause.contains("this is {not json"), "{cause}");
@@ -338,7 +348,7 @@ async fn output_that_is_not_json_is_invalid_output() {
 
 #[tokio::test]
 async fn a_stdout_flood_completes_and_counts_what_was_dropped() {
-    let outcome = run(guests::STDOUT_FLOOD, &(8u64 << 20).to_string()).await;
+    let outcome = beside(run(guests::STDOUT_FLOOD, &(8u64 << 20).to_string())).await;
     assert_eq!(output(&outcome), &json!({"written": 8u64 << 20}));
     assert!(outcome.stdout.written > 8 << 20);
     assert!(outcome.stdout.dropped > 0);
@@ -492,7 +502,7 @@ async fn the_network_is_denied() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     listener.set_nonblocking(true).expect("nonblocking");
     let addr = listener.local_addr().expect("addr").to_string();
-    let outcome = run(guests::SOCKET_PROBE, &json!(addr).to_string()).await;
+    let outcome = beside(run(guests::SOCKET_PROBE, &json!(addr).to_string())).await;
     let report = output(&outcome);
     for what in ["tcp", "udp", "dns"] {
         assert_eq!(

@@ -77,6 +77,19 @@ impl FsView<'_> {
         result
     }
 
+    /// How far writing at `offset` would grow file `fd` before the first
+    /// byte (the hole past its end); 0 for a directory or an unknown length.
+    fn growth_to(&self, fd: &Resource<Descriptor>, offset: u64) -> u64 {
+        match self.fs.table.get(fd) {
+            // fstat: quick, and what wasmtime-wasi's own `stat` runs.
+            Ok(Descriptor::File(f)) => f
+                .file
+                .metadata()
+                .map_or(0, |m| offset.saturating_sub(m.len())),
+            _ => 0,
+        }
+    }
+
     /// Charges a new entry under `dir` when its grant has a quota.
     fn charge_entry(&self, dir: &Resource<Descriptor>) -> FsResult<()> {
         match self.quotas.quota_of(dir.rep()) {
@@ -182,6 +195,10 @@ impl HostDescriptor for FsView<'_> {
         offset: types::Filesize,
     ) -> FsResult<types::Filesize> {
         if let Some(quota) = self.quotas.quota_of(fd.rep()) {
+            // A write past the end also grows the file by the hole before it.
+            let gap = self.growth_to(&fd, offset);
+            let charged = quota.charge(gap).map_err(quota_error);
+            self.logged("write", "", charged)?;
             // Like a disk filling up: write what fits (a short write), and
             // refuse once nothing does.
             let fits = usize::try_from(quota.remaining()).unwrap_or(usize::MAX);
@@ -365,6 +382,11 @@ impl HostDescriptor for FsView<'_> {
         offset: types::Filesize,
     ) -> FsResult<Resource<DynOutputStream>> {
         let quota = self.quotas.quota_of(fd.rep());
+        if let Some(quota) = &quota {
+            let gap = self.growth_to(&fd, offset);
+            let charged = quota.charge(gap).map_err(quota_error);
+            self.logged("write", "", charged)?;
+        }
         let stream = HostDescriptor::write_via_stream(&mut self.fs, fd, offset);
         let stream = self.logged("write", "", stream)?;
         self.counted(stream, quota)

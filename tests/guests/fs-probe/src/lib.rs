@@ -6,6 +6,7 @@
 //! - `write`: `data` to `path` (created or truncated);
 //! - `fill`: `size` bytes to `path` in 64 KiB writes, reporting `written`;
 //! - `set_len`: create `path` and set its length to `size`;
+//! - `write_at`: create `path` and write `data` at offset `size`;
 //! - `touch`: create `count` empty files named `path/0`, `path/1`, ...;
 //! - `link`, `rename`: a hard link to / a rename of `path` at `to`.
 //!
@@ -53,6 +54,13 @@ impl Guest for Task {
                 }
                 file.flush().map(|()| Value::Null)
             }),
+            "write_at" => std::fs::File::create(path)
+                .and_then(|mut file| {
+                    use std::io::{Seek, SeekFrom};
+                    file.seek(SeekFrom::Start(size))?;
+                    file.write_all(request["data"].as_str().unwrap_or("x").as_bytes())
+                })
+                .map(|()| Value::Null),
             "set_len" => std::fs::File::create(path)
                 .and_then(|file| file.set_len(size))
                 .map(|()| Value::Null),
