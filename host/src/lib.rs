@@ -8,6 +8,7 @@ pub mod asl;
 pub mod cli;
 pub mod engine;
 pub mod errors;
+pub mod executions;
 pub mod query;
 pub mod resources;
 pub mod sandbox;

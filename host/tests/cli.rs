@@ -286,3 +286,145 @@ fn validate_for_express_refuses_what_express_machines_cannot_do() {
         "{err}"
     );
 }
+
+/// Its Choice has no match (`States.NoChoiceMatched`) until the execution
+/// is redriven.
+fn fails_until_redriven() -> Value {
+    json!({
+        "StartAt": "Load",
+        "States": {
+            "Load": {"Type": "Pass", "Result": {"rows": 3}, "Next": "Check"},
+            "Check": {"Type": "Choice",
+                "Choices": [{"Variable": "$$.Execution.RedriveCount", "NumericEquals": 1, "Next": "Done"}]},
+            "Done": {"Type": "Succeed"}
+        }
+    })
+}
+
+#[test]
+fn executions_are_recorded_listed_described_and_redriven() {
+    let dir = Dir::new();
+    let pipeline = dir.write("pipeline.json", &fails_until_redriven());
+    let db = dir.path("runs.db");
+    let with_db = |args: &[&str]| {
+        let mut all: Vec<&Path> = args.iter().map(Path::new).collect();
+        all.extend([Path::new("--db"), db.as_path()]);
+        host(&all)
+    };
+    let run = with_db(&[
+        "run",
+        pipeline.to_str().expect("utf-8"),
+        "--name",
+        "night-1",
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let again = with_db(&[
+        "run",
+        pipeline.to_str().expect("utf-8"),
+        "--name",
+        "night-1",
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("Execution Already Exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    let list = with_db(&["executions", "list", "--status", "FAILED"]);
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(
+        listed.contains("night-1") && listed.contains("FAILED"),
+        "{listed}"
+    );
+
+    let redrive = with_db(&["redrive", "night-1"]);
+    assert_eq!(redrive.status.code(), Some(0), "{}", stderr(&redrive));
+    let described = stdout_json(&with_db(&["describe", "night-1"]));
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!(described["redriveCount"], 1);
+    assert_eq!(described["output"], json!({"rows": 3}).to_string());
+
+    let history = stdout_json(&with_db(&["history", "night-1", "--json"]));
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ChoiceStateEntered",
+            "ExecutionFailed",
+            "ExecutionRedriven",
+            "ChoiceStateEntered",
+            "ChoiceStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let table = with_db(&["history", "night-1"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("superseded by a redrive"));
+}
+
+#[test]
+fn a_stopped_execution_ends_aborted() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 600, "End": true}}}),
+    );
+    let db = dir.path("runs.db");
+    let mut running = Command::new(env!("CARGO_BIN_EXE_host"))
+        .args([
+            "run".as_ref(),
+            pipeline.as_os_str(),
+            "--name".as_ref(),
+            "nap".as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the host binary runs");
+    // Stop needs the execution to exist: wait for its record.
+    let mut tries = 0;
+    let described = loop {
+        let out = host(&[
+            "describe".as_ref(),
+            "nap".as_ref(),
+            "--db".as_ref(),
+            db.as_path(),
+        ]);
+        if out.status.success() {
+            break stdout_json(&out);
+        }
+        tries += 1;
+        assert!(
+            tries < 600,
+            "the execution was never recorded: {}",
+            stderr(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(described["status"], "RUNNING");
+    let stop = host(&[
+        "stop".as_ref(),
+        "nap".as_ref(),
+        "--error".as_ref(),
+        "Ops.Cancelled".as_ref(),
+        "--db".as_ref(),
+        db.as_path(),
+    ]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    let stopped = stdout_json(&stop);
+    assert_eq!(stopped["status"], "ABORTED");
+    assert_eq!(stopped["error"], "Ops.Cancelled");
+    let status = running.wait().expect("the run ends");
+    assert_eq!(status.code(), Some(1));
+}

@@ -5,6 +5,7 @@
 //! manifest or component).
 
 mod bench;
+mod executions;
 mod pipeline;
 mod progress;
 mod run;
@@ -30,6 +31,25 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Run a pipeline many times and print latency, throughput and peak memory.
     Bench(bench::BenchArgs),
+    /// List the recorded executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
+    /// Print one execution's record, like AWS DescribeExecution.
+    Describe(executions::IdArgs),
+    /// Print one execution's history: a table, or `--json` like AWS GetExecutionHistory.
+    History(executions::HistoryArgs),
+    /// Stop a running execution (it ends ABORTED).
+    Stop(executions::StopArgs),
+    /// Restart a FAILED, TIMED_OUT or ABORTED execution from the steps that did not succeed.
+    Redrive(executions::IdArgs),
+    /// Continue every RUNNING execution whose host process died.
+    Resume(executions::ResumeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ExecutionsCommand {
+    /// List executions, newest first.
+    List(executions::ListArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -55,6 +75,12 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Executions(ExecutionsCommand::List(args)) => executions::list(args),
+        Command::Describe(args) => executions::describe(args),
+        Command::History(args) => executions::history(args),
+        Command::Stop(args) => executions::stop(args),
+        Command::Redrive(args) => executions::redrive(args),
+        Command::Resume(args) => executions::resume(args),
     };
     match result {
         Ok(code) => code,

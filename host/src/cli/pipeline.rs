@@ -16,6 +16,8 @@ pub struct Pipeline {
     /// The state machine's name: the file name without `.json`/`.asl.json`.
     pub name: String,
     pub machine: StateMachine,
+    /// The definition as written: a durable execution stores it.
+    pub text: String,
 }
 
 /// Reads and compiles `path` for a machine of type `ty`. `Ok(Err(..))` lists
@@ -35,6 +37,7 @@ pub fn load(path: &Path, ty: MachineType) -> anyhow::Result<Result<Pipeline, Vec
         path: path.to_owned(),
         name,
         machine,
+        text,
     }))
 }
 
@@ -44,12 +47,16 @@ pub fn task_runner(
     pipeline: &Pipeline,
     manifest: Option<&Path>,
 ) -> anyhow::Result<Arc<dyn TaskRunner>> {
-    let manifest_path = match manifest {
-        Some(path) => Some(path.to_owned()),
-        None => crate::resources::Manifest::find_beside(&pipeline.path),
-    };
-    match manifest_path {
+    match manifest_path(pipeline, manifest) {
         Some(path) => crate::resources::load_runner(&path),
         None => Ok(Arc::new(NoTasks)),
+    }
+}
+
+/// The manifest `pipeline` runs with: `manifest`, else `sandstep.toml` beside it.
+pub fn manifest_path(pipeline: &Pipeline, manifest: Option<&Path>) -> Option<PathBuf> {
+    match manifest {
+        Some(path) => Some(path.to_owned()),
+        None => crate::resources::Manifest::find_beside(&pipeline.path),
     }
 }

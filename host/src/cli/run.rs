@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::pipeline;
 use crate::asl::MachineType;
 use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, Status};
+use crate::executions::{Executions, RunOptions, Start};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -46,6 +47,14 @@ pub struct RunArgs {
     /// `States.DataLimitExceeded` (AWS's quota: 262144).
     #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_PAYLOAD_LIMIT)]
     payload_limit: usize,
+    /// Where a Standard execution is recorded. Default: `$SANDSTEP_DB`, else
+    /// `.sandstep/executions.db` beside the pipeline.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Run a Standard execution in memory only, as Express runs: nothing
+    /// recorded, nothing to resume after a crash.
+    #[arg(long, conflicts_with = "db")]
+    no_store: bool,
 }
 
 /// `--type`: the machine type, for validation and the execution ARN.
@@ -78,33 +87,72 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.virtual_time {
         engine = engine.with_clock(Clock::virtual_time());
     }
-    if let Some(progress) = super::progress::MapProgress::for_terminal() {
-        engine = engine.with_observer(progress);
+    let progress = super::progress::MapProgress::for_terminal();
+    if let Some(progress) = &progress {
+        engine = engine.with_observer(progress.clone());
     }
     let unknown = engine.check_resources(&pipeline.machine);
     if !unknown.is_empty() {
         super::validate::print_problems(&args.pipeline, &unknown);
         return Ok(ExitCode::from(1));
     }
-    let request = ExecutionRequest {
-        name: args.name,
-        state_machine_name: pipeline.name.clone(),
-        input,
-        kind: match args.kind {
-            Kind::Standard => ExecutionType::Standard,
-            Kind::Express => ExecutionType::Express,
-        },
-        record_history: args.history.is_some(),
-        durable: None,
+    let kind = match args.kind {
+        Kind::Standard => ExecutionType::Standard,
+        Kind::Express => ExecutionType::Express,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let execution = runtime.block_on(engine.execute(&pipeline.machine, request));
+    let runtime = super::executions::runtime()?;
+    let (execution, history) = if kind == ExecutionType::Standard && !args.no_store {
+        let db = super::executions::db_for_pipeline(args.db.as_deref(), &args.pipeline);
+        let mut executions = Executions::open(&db)?;
+        if let Some(progress) = progress {
+            executions = executions.with_observer(progress);
+        }
+        let options = RunOptions {
+            payload_limit: Some(args.payload_limit),
+            virtual_time: args.virtual_time,
+        };
+        let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
+        let start = Start {
+            machine: &pipeline.machine,
+            definition: &pipeline.text,
+            state_machine_name: &pipeline.name,
+            manifest: manifest.as_deref(),
+            name: args.name,
+            input,
+            options,
+        };
+        let execution = runtime.block_on(async {
+            // Executions of this pipeline whose host died go first.
+            let resumed = executions.resume_orphans(Some(&pipeline.name)).await?;
+            super::executions::report_resumed(&resumed);
+            executions.start(start, engine.tasks().clone()).await
+        })?;
+        let history = match &args.history {
+            Some(_) => executions
+                .store()
+                .events(&execution.execution_arn)?
+                .into_iter()
+                .map(|stored| stored.event.event)
+                .collect(),
+            None => Vec::new(),
+        };
+        (execution, history)
+    } else {
+        let request = ExecutionRequest {
+            name: args.name,
+            state_machine_name: pipeline.name.clone(),
+            input,
+            kind,
+            record_history: args.history.is_some(),
+            durable: None,
+        };
+        let mut execution = runtime.block_on(engine.execute(&pipeline.machine, request));
+        let history = std::mem::take(&mut execution.history);
+        (execution, history)
+    };
 
     if let Some(path) = &args.history {
-        let text = serde_json::to_string_pretty(&execution.history_document())?;
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "events": history }))?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the history to {}", path.display()))?;
     }

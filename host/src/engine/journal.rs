@@ -99,6 +99,9 @@ pub trait EventSink: Send + Sync {
 #[derive(Debug, Default)]
 pub struct Journal {
     events: HashMap<EventKey, HistoryEvent>,
+    /// The state entered at each (frame, visit), superseded events included:
+    /// a redrive retraces the recorded path to the step that failed.
+    path: HashMap<(Arc<str>, u32), String>,
     /// The highest event id recorded: new events continue from here.
     last_id: u64,
 }
@@ -109,9 +112,39 @@ impl Journal {
         let mut journal = Journal::default();
         for KeyedEvent { key, event } in recorded {
             journal.last_id = journal.last_id.max(event.id);
+            journal.note_path(&key, &event);
             journal.events.insert(key, event);
         }
         journal
+    }
+
+    /// Adds the path (not the events) of what a redrive superseded.
+    pub fn with_superseded<'a>(
+        mut self,
+        superseded: impl IntoIterator<Item = &'a KeyedEvent>,
+    ) -> Self {
+        for KeyedEvent { key, event } in superseded {
+            self.note_path(key, event);
+        }
+        self
+    }
+
+    fn note_path(&mut self, key: &EventKey, event: &HistoryEvent) {
+        if key.seq == 0 && key.visit != EventKey::FRAME && event.kind.ends_with("StateEntered") {
+            let name = event
+                .details
+                .as_ref()
+                .and_then(|(_, d)| d.get("name")?.as_str());
+            if let Some(name) = name {
+                self.path
+                    .insert((key.frame.clone(), key.visit), name.to_owned());
+            }
+        }
+    }
+
+    /// The name of the state an earlier run entered at `visit` of `frame`.
+    pub fn entered(&self, frame: &Arc<str>, visit: u32) -> Option<&str> {
+        self.path.get(&(frame.clone(), visit)).map(String::as_str)
     }
 
     pub fn get(&self, key: &EventKey) -> Option<&HistoryEvent> {

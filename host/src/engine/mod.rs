@@ -85,6 +85,11 @@ impl Engine {
         self
     }
 
+    /// The time on the engine's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     pub fn tasks(&self) -> &Arc<dyn TaskRunner> {
         &self.tasks
     }
@@ -110,19 +115,9 @@ impl Engine {
         let name = request
             .name
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let state_machine_arn = format!(
-            "arn:aws:states:local:000000000000:stateMachine:{}",
-            request.state_machine_name
-        );
-        let kind = match request.kind {
-            ExecutionType::Standard => "execution",
-            ExecutionType::Express => "express",
-        };
+        let state_machine_arn = state_machine_arn(&request.state_machine_name);
         let info = ExecutionInfo {
-            arn: format!(
-                "arn:aws:states:local:000000000000:{kind}:{}:{name}",
-                request.state_machine_name
-            ),
+            arn: execution_arn(request.kind, &request.state_machine_name, &name),
             name,
             input: request.input,
             start_time: format_timestamp(start),
@@ -241,6 +236,20 @@ impl Engine {
     }
 }
 
+/// The ARN of the state machine named `name`.
+pub fn state_machine_arn(name: &str) -> String {
+    format!("arn:aws:states:local:000000000000:stateMachine:{name}")
+}
+
+/// The ARN of execution `name` of state machine `state_machine`.
+pub fn execution_arn(kind: ExecutionType, state_machine: &str, name: &str) -> String {
+    let kind = match kind {
+        ExecutionType::Standard => "execution",
+        ExecutionType::Express => "express",
+    };
+    format!("arn:aws:states:local:000000000000:{kind}:{state_machine}:{name}")
+}
+
 /// Calls `f` with the JSON pointer and `Resource` of every Task state.
 fn visit_tasks(machine: &StateMachine, at: &str, f: &mut dyn FnMut(&str, &str)) {
     use crate::asl::model::StateKind;
@@ -326,6 +335,8 @@ pub enum Status {
     Succeeded,
     Failed,
     TimedOut,
+    /// Stopped from outside (`host stop`); the engine never ends an execution so itself.
+    Aborted,
 }
 
 impl Status {
@@ -334,6 +345,7 @@ impl Status {
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
             Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
         }
     }
 }

@@ -261,12 +261,7 @@ impl<'e> Run<'e> {
         if self.journal.is_empty() {
             return None;
         }
-        let entered = self.journal.get(&EventKey {
-            frame: frame.clone(),
-            visit,
-            seq: 0,
-        })?;
-        let name = entered.details.as_ref()?.1.get("name")?.as_str()?;
+        let name = self.journal.entered(frame, visit)?;
         machine.states.iter().position(|state| state.name == name)
     }
 

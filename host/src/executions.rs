@@ -1,0 +1,505 @@
+//! Durable executions as objects: start, resume, stop and redrive over a
+//! [`Store`], with the engine replaying what was recorded.
+//!
+//! A Standard execution is created in the store before it runs; every event
+//! goes through the [`Recorder`] (group commit), and the engine waits for
+//! durability before it acts on a Task's result or sleeps; the final status,
+//! output and last event are committed together. After a crash, `resume`
+//! re-runs each RUNNING execution whose owner process died against its
+//! recorded events: nothing recorded happens twice, the attempt that was in
+//! flight runs again (at-least-once), Waits sleep only what is left.
+//!
+//! This module never prints; the CLI does.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::asl::model::StateMachine;
+use crate::asl::{self, MachineType};
+use crate::engine::history::{HistoryEvent, format_timestamp};
+use crate::engine::journal::{self, EventKey, Journal, KeyedEvent};
+use crate::engine::{
+    Clock, Durable, Engine, Execution, ExecutionRequest, ExecutionType, NoTasks, Observer, Status,
+    TaskRunner,
+};
+use crate::store::{
+    ExecutionRecord, ExecutionStatus, Finish, OwnerLock, Recorder, SqliteStore, StopRequest, Store,
+    StoredEvent, owner_alive,
+};
+
+/// How often a running execution looks for a stop request.
+const STOP_POLL: Duration = Duration::from_millis(250);
+
+/// The executions of one store, as seen by this host process.
+pub struct Executions {
+    store: Arc<dyn Store>,
+    recorder: Recorder,
+    /// This process, as the owner of what it runs.
+    owner: OwnerLock,
+    /// Where owner locks live (the store's directory).
+    dir: PathBuf,
+    /// Task runners by manifest, so resumed executions share compiled tasks.
+    runners: Mutex<HashMap<Option<PathBuf>, Arc<dyn TaskRunner>>>,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+/// The settings an execution runs with, kept with it so a resume or redrive
+/// runs it the same way.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub payload_limit: Option<usize>,
+    pub virtual_time: bool,
+}
+
+impl RunOptions {
+    fn to_json(&self) -> Value {
+        json!({"payloadLimit": self.payload_limit, "virtualTime": self.virtual_time})
+    }
+
+    fn from_json(value: &Value) -> Self {
+        RunOptions {
+            payload_limit: value
+                .get("payloadLimit")
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok()),
+            virtual_time: value
+                .get("virtualTime")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
+    }
+
+    fn engine(&self, tasks: Arc<dyn TaskRunner>) -> Engine {
+        let mut engine = Engine::new(tasks);
+        if let Some(limit) = self.payload_limit {
+            engine = engine.with_payload_limit(limit);
+        }
+        if self.virtual_time {
+            engine = engine.with_clock(Clock::virtual_time());
+        }
+        engine
+    }
+}
+
+/// A new execution to start.
+pub struct Start<'a> {
+    pub machine: &'a StateMachine,
+    /// The definition's text, stored so the execution can be resumed.
+    pub definition: &'a str,
+    pub state_machine_name: &'a str,
+    /// The task manifest, stored (absolute) for the same reason.
+    pub manifest: Option<&'a Path>,
+    pub name: Option<String>,
+    pub input: Value,
+    pub options: RunOptions,
+}
+
+impl Executions {
+    /// Opens (or creates) the SQLite store at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let store = SqliteStore::open(path)?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        Self::with_store(Arc::new(store), &dir)
+    }
+
+    /// Over any store; owner locks go in `dir`.
+    pub fn with_store(store: Arc<dyn Store>, dir: &Path) -> anyhow::Result<Self> {
+        let owner = OwnerLock::acquire(dir)?;
+        Ok(Executions {
+            recorder: Recorder::start(store.clone()),
+            store,
+            owner,
+            dir: dir.to_owned(),
+            runners: Mutex::new(HashMap::new()),
+            observer: None,
+        })
+    }
+
+    /// Reports Map progress of every execution run here to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn engine(&self, options: &RunOptions, tasks: Arc<dyn TaskRunner>) -> Engine {
+        let engine = options.engine(tasks);
+        match &self.observer {
+            Some(observer) => engine.with_observer(observer.clone()),
+            None => engine,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Records a new execution and runs it to its end with `tasks`.
+    pub async fn start(
+        &self,
+        start: Start<'_>,
+        tasks: Arc<dyn TaskRunner>,
+    ) -> anyhow::Result<Execution> {
+        let name = start
+            .name
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let arn =
+            crate::engine::execution_arn(ExecutionType::Standard, start.state_machine_name, &name);
+        let engine = self.engine(&start.options, tasks.clone());
+        let manifest = start
+            .manifest
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
+        self.runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(manifest.clone(), tasks);
+        let mut record = ExecutionRecord::new_running(
+            arn,
+            name,
+            start.state_machine_name,
+            ExecutionType::Standard,
+            start.definition,
+            start.input,
+            engine.now(),
+        );
+        record.manifest = manifest;
+        record.options = start.options.to_json();
+        record.owner = Some(self.owner.id().to_owned());
+        let store = self.store.clone();
+        let created = record.clone();
+        tokio::task::spawn_blocking(move || store.create(&created, &[]))
+            .await
+            .context("the store's worker stopped")??;
+        self.run(&engine, start.machine, &record, Journal::default(), 0)
+            .await
+    }
+
+    /// Continues every RUNNING execution whose owner process is gone, and
+    /// returns how each ended. `only` limits it to one state machine.
+    pub async fn resume_orphans(&self, only: Option<&str>) -> anyhow::Result<Vec<Execution>> {
+        let running = self.store.list(Some(ExecutionStatus::Running))?;
+        let mut claimed = Vec::new();
+        for record in running {
+            if only.is_some_and(|name| name != record.state_machine_name) {
+                continue;
+            }
+            let alive = match &record.owner {
+                Some(owner) => owner_alive(&self.dir, owner)?,
+                None => false,
+            };
+            if alive
+                || !self
+                    .store
+                    .claim(&record.arn, record.owner.as_deref(), self.owner.id())?
+            {
+                continue;
+            }
+            claimed.push(record);
+        }
+        let runs = claimed.iter().map(|record| self.continue_execution(record));
+        futures::future::try_join_all(runs).await
+    }
+
+    /// Replays `record` from its recorded events and runs it to its end.
+    async fn continue_execution(&self, record: &ExecutionRecord) -> anyhow::Result<Execution> {
+        let machine =
+            asl::parse_text_as(&record.definition, MachineType::Standard).map_err(|problems| {
+                anyhow::anyhow!(
+                    "the stored definition of {} is no longer valid: {}",
+                    record.arn,
+                    problems
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+        let tasks = self.runner(record.manifest.as_deref())?;
+        let engine = self.engine(&RunOptions::from_json(&record.options), tasks);
+        let events = self.store.events(&record.arn)?;
+        let last_id = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
+        let (superseded, replayable): (Vec<StoredEvent>, Vec<StoredEvent>) =
+            events.into_iter().partition(|e| e.superseded);
+        let journal = Journal::new(replayable.into_iter().map(|e| e.event))
+            .with_superseded(superseded.iter().map(|e| &e.event));
+        self.run(&engine, &machine, record, journal, last_id).await
+    }
+
+    async fn run(
+        &self,
+        engine: &Engine,
+        machine: &StateMachine,
+        record: &ExecutionRecord,
+        journal: Journal,
+        last_id: u64,
+    ) -> anyhow::Result<Execution> {
+        let request = ExecutionRequest {
+            name: Some(record.name.clone()),
+            state_machine_name: record.state_machine_name.clone(),
+            input: record.input.clone(),
+            kind: ExecutionType::Standard,
+            record_history: false,
+            durable: Some(Durable {
+                sink: self.recorder.sink(&record.arn),
+                journal: Arc::new(journal),
+                last_id,
+                start_date: record.start_date,
+                redrive_count: record.redrive_count,
+                redrive_date: record.redrive_date,
+            }),
+        };
+        let stop = self.stop_requested(&record.arn);
+        let execution = tokio::select! {
+            execution = engine.execute(machine, request) => execution,
+            request = stop => return self.abort(record, request).await,
+        };
+        self.recorder
+            .finish(Finish {
+                arn: record.arn.clone(),
+                status: stored_status(execution.status),
+                output: execution.output.clone(),
+                error: execution.error.clone(),
+                cause: execution.cause.clone(),
+                stop_date: execution.stop_date,
+            })
+            .await?;
+        Ok(execution)
+    }
+
+    /// Resolves when someone asks to stop execution `arn`.
+    async fn stop_requested(&self, arn: &str) -> StopRequest {
+        loop {
+            tokio::time::sleep(STOP_POLL).await;
+            let store = self.store.clone();
+            let arn = arn.to_owned();
+            let found = tokio::task::spawn_blocking(move || store.get(&arn)).await;
+            if let Ok(Ok(record)) = found
+                && let Some(request) = record.stop_request
+            {
+                return request;
+            }
+        }
+    }
+
+    /// Ends a RUNNING execution this process owns as ABORTED.
+    async fn abort(
+        &self,
+        record: &ExecutionRecord,
+        request: StopRequest,
+    ) -> anyhow::Result<Execution> {
+        self.recorder.flush().await?;
+        let events = self.store.events(&record.arn)?;
+        let now = OffsetDateTime::now_utc();
+        let aborted = terminal_event(
+            &events,
+            record.redrive_count,
+            now,
+            "ExecutionAborted",
+            Some((
+                "executionAbortedEventDetails",
+                json!({"error": request.error, "cause": request.cause}),
+            )),
+        );
+        self.recorder.append(&record.arn, aborted);
+        self.recorder
+            .finish(Finish {
+                arn: record.arn.clone(),
+                status: ExecutionStatus::Aborted,
+                output: None,
+                error: request.error.clone(),
+                cause: request.cause.clone(),
+                stop_date: now,
+            })
+            .await?;
+        let stored = self.store.get(&record.arn)?;
+        Ok(execution_of(&stored))
+    }
+
+    /// Stops a RUNNING execution: its owner aborts it at once if alive,
+    /// else this process does. Returns the record once it is ABORTED.
+    pub async fn stop(&self, id: &str, request: StopRequest) -> anyhow::Result<ExecutionRecord> {
+        let record = self.store.get(id)?;
+        if record.status != ExecutionStatus::Running {
+            bail!(
+                "execution '{}' is {}, not RUNNING: there is nothing to stop",
+                record.name,
+                record.status
+            );
+        }
+        let alive = match &record.owner {
+            Some(owner) => owner_alive(&self.dir, owner)?,
+            None => false,
+        };
+        if alive {
+            self.store.request_stop(&record.arn, &request)?;
+            for _ in 0..120 {
+                tokio::time::sleep(STOP_POLL).await;
+                let now = self.store.get(&record.arn)?;
+                if now.status != ExecutionStatus::Running {
+                    return Ok(now);
+                }
+            }
+            bail!(
+                "asked the host process running '{}' to stop it, but it has not yet; `host describe` shows when it does",
+                record.name
+            );
+        }
+        if !self
+            .store
+            .claim(&record.arn, record.owner.as_deref(), self.owner.id())?
+        {
+            bail!(
+                "execution '{}' was taken over by another host process while stopping it; try again",
+                record.name
+            );
+        }
+        self.abort(&record, request).await?;
+        Ok(self.store.get(&record.arn)?)
+    }
+
+    /// Restarts a FAILED, TIMED_OUT or ABORTED execution from its
+    /// unsuccessful steps and runs it to its end.
+    pub async fn redrive(&self, id: &str) -> anyhow::Result<Execution> {
+        let record = self.store.get(id)?;
+        let events = self.store.events(&record.arn)?;
+        let live: Vec<&KeyedEvent> = events
+            .iter()
+            .filter(|e| !e.superseded)
+            .map(|e| &e.event)
+            .collect();
+        let superseded = journal::superseded_by_redrive(live.iter().copied());
+        let count = record.redrive_count + 1;
+        let now = OffsetDateTime::now_utc();
+        let last = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
+        let redriven = KeyedEvent {
+            key: EventKey::redriven(count),
+            event: HistoryEvent {
+                id: last + 1,
+                previous_event_id: last,
+                timestamp: now,
+                kind: "ExecutionRedriven".into(),
+                details: Some((
+                    "executionRedrivenEventDetails".into(),
+                    json!({"redriveCount": count}),
+                )),
+            },
+        };
+        self.store
+            .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
+        let record = self.store.get(&record.arn)?;
+        self.continue_execution(&record).await
+    }
+
+    fn runner(&self, manifest: Option<&Path>) -> anyhow::Result<Arc<dyn TaskRunner>> {
+        let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+        let key = manifest.map(Path::to_owned);
+        if let Some(runner) = runners.get(&key) {
+            return Ok(runner.clone());
+        }
+        let runner: Arc<dyn TaskRunner> = match manifest {
+            Some(path) => crate::resources::load_runner(path)?,
+            None => Arc::new(NoTasks),
+        };
+        runners.insert(key, runner.clone());
+        Ok(runner)
+    }
+}
+
+/// The execution's closing event of its current run.
+fn terminal_event(
+    events: &[StoredEvent],
+    redrive_count: u32,
+    timestamp: OffsetDateTime,
+    kind: &'static str,
+    details: Option<(&'static str, Value)>,
+) -> KeyedEvent {
+    let last = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
+    KeyedEvent {
+        key: EventKey::execution(1 + 2 * redrive_count),
+        event: HistoryEvent {
+            id: last + 1,
+            previous_event_id: last,
+            timestamp,
+            kind: kind.into(),
+            details: details.map(|(member, value)| (member.into(), value)),
+        },
+    }
+}
+
+fn stored_status(status: Status) -> ExecutionStatus {
+    match status {
+        Status::Succeeded => ExecutionStatus::Succeeded,
+        Status::Failed => ExecutionStatus::Failed,
+        Status::TimedOut => ExecutionStatus::TimedOut,
+        Status::Aborted => ExecutionStatus::Aborted,
+    }
+}
+
+/// A stored record as an [`Execution`] (without history).
+fn execution_of(record: &ExecutionRecord) -> Execution {
+    Execution {
+        execution_arn: record.arn.clone(),
+        name: record.name.clone(),
+        state_machine_arn: crate::engine::state_machine_arn(&record.state_machine_name),
+        status: match record.status {
+            ExecutionStatus::Succeeded => Status::Succeeded,
+            ExecutionStatus::TimedOut => Status::TimedOut,
+            ExecutionStatus::Aborted => Status::Aborted,
+            ExecutionStatus::Failed | ExecutionStatus::Running => Status::Failed,
+        },
+        input: record.input.clone(),
+        output: record.output.clone(),
+        error: record.error.clone(),
+        cause: record.cause.clone(),
+        start_date: record.start_date,
+        stop_date: record.stop_date.unwrap_or(record.start_date),
+        state_transitions: 0,
+        history: Vec::new(),
+    }
+}
+
+/// A stored record shaped like AWS `DescribeExecution`.
+pub fn describe(record: &ExecutionRecord) -> Value {
+    let mut described = json!({
+        "executionArn": record.arn,
+        "stateMachineArn": crate::engine::state_machine_arn(&record.state_machine_name),
+        "name": record.name,
+        "status": record.status.as_str(),
+        "startDate": format_timestamp(record.start_date),
+        "input": crate::engine::history::text(&record.input),
+        "inputDetails": {"included": true},
+        "redriveCount": record.redrive_count,
+        "redriveStatus": if record.status.is_redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
+    });
+    if let Some(object) = described.as_object_mut() {
+        if let Some(stop) = record.stop_date {
+            object.insert("stopDate".into(), json!(format_timestamp(stop)));
+        }
+        if let Some(output) = &record.output {
+            object.insert("output".into(), json!(crate::engine::history::text(output)));
+            object.insert("outputDetails".into(), json!({"included": true}));
+        }
+        if let Some(error) = &record.error {
+            object.insert("error".into(), json!(error));
+        }
+        if let Some(cause) = &record.cause {
+            object.insert("cause".into(), json!(cause));
+        }
+        if let Some(date) = record.redrive_date {
+            object.insert("redriveDate".into(), json!(format_timestamp(date)));
+        }
+        if !record.status.is_redrivable() {
+            let reason = match record.status {
+                ExecutionStatus::Running => "Execution is RUNNING and cannot be redriven",
+                _ => "Execution is SUCCEEDED and cannot be redriven",
+            };
+            object.insert("redriveStatusReason".into(), json!(reason));
+        }
+    }
+    described
+}
