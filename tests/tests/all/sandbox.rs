@@ -44,8 +44,10 @@ mod tested {
     pub(super) use super::echo_returns_its_input_and_logs_through_the_host as echo;
     pub(super) use super::every_call_gets_a_fresh_instance_and_its_context as counter;
     pub(super) use super::files_outside_a_grant_are_denied as fs_probe;
+    // Also the task of the crash test (tests/crash.rs).
     pub(super) use super::output_that_is_not_json_is_invalid_output as bad_output;
     pub(super) use super::the_host_environment_is_hidden_and_granted_variables_seen as env_probe;
+    pub(super) use super::the_ledger_records_each_call_in_its_grant as ledger;
     pub(super) use super::the_network_is_denied as socket_probe;
     pub(super) use crate::hostile::a_huge_output_is_over_the_payload_limit as big_output;
     pub(super) use crate::hostile::a_log_flood_is_bounded_and_counted as log_flood;
@@ -415,6 +417,39 @@ async fn probe(tree: &Tree, request: Value) -> Value {
     )
     .await;
     output(&outcome).clone()
+}
+
+#[tokio::test]
+async fn the_ledger_records_each_call_in_its_grant() {
+    let ledger = tempfile::tempdir().expect("a temporary directory");
+    let grants = Grants {
+        dirs: vec![DirGrant {
+            guest: "/ledger".into(),
+            host: ledger.path().to_owned(),
+            mode: DirMode::ReadWrite,
+            quota: None,
+        }],
+        ..Grants::default()
+    };
+    for _ in 0..2 {
+        let input = json!({"label": "first-1", "n": 1, "ms": 0}).to_string();
+        let outcome = run_with(guests::LEDGER, &input, &Limits::default(), &grants, None).await;
+        assert_eq!(output(&outcome), &json!({"label": "first-1", "n": 2}));
+    }
+    let entries: Vec<String> = std::fs::read_dir(ledger.path())
+        .expect("the ledger")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries.iter().all(|e| e.starts_with("1.first-1.")),
+        "{entries:?}"
+    );
 }
 
 #[tokio::test]
