@@ -16,6 +16,7 @@ use sandstep_host::executions::{Executions, RunOptions, Start};
 use sandstep_host::store::{MemoryStore, SqliteStore, Store, Synchronous};
 use serde_json::Value;
 
+/// Override with `SANDSTEP_IN_FLIGHT`.
 const IN_FLIGHT: usize = 64;
 
 fn workloads() -> PathBuf {
@@ -23,6 +24,13 @@ fn workloads() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
     shared.join("bench/workloads")
+}
+
+fn in_flight() -> usize {
+    std::env::var("SANDSTEP_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(IN_FLIGHT)
 }
 
 fn main() {
@@ -50,7 +58,7 @@ fn main() {
         );
         per_second
     };
-    println!("W1, {n} executions, {IN_FLIGHT} in flight");
+    println!("W1, {n} executions, {} in flight", in_flight());
 
     // The engine alone, nothing recorded: the ceiling.
     let engine = Engine::new(Arc::new(NoTasks));
@@ -62,7 +70,7 @@ fn main() {
                 request.record_history = false;
                 engine.execute(&machine, request)
             })
-            .buffer_unordered(IN_FLIGHT)
+            .buffer_unordered(in_flight())
             .for_each(|e| {
                 assert_eq!(e.status, Status::Succeeded);
                 async {}
@@ -107,7 +115,7 @@ fn main() {
                     };
                     executions.start(start, Arc::new(NoTasks))
                 })
-                .buffer_unordered(IN_FLIGHT)
+                .buffer_unordered(in_flight())
                 .for_each(|e| {
                     assert_eq!(e.expect("the execution runs").status, Status::Succeeded);
                     async {}

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -170,11 +170,8 @@ impl Executions {
         record.manifest = manifest;
         record.options = start.options.to_json();
         record.owner = Some(self.owner.id().to_owned());
-        let store = self.store.clone();
-        let created = record.clone();
-        tokio::task::spawn_blocking(move || store.create(&created, &[]))
-            .await
-            .context("the store's worker stopped")??;
+        // Group-committed with other starts; a used name fails here.
+        self.recorder.create(record.clone(), Vec::new()).await?;
         self.run(&engine, start.machine, &record, Journal::default(), 0)
             .await
     }

@@ -27,6 +27,9 @@ pub enum RecorderError {
     Stopped,
 }
 
+/// Pending writes that wake the writer even when no one waits yet.
+const WAKE_AFTER: usize = 4096;
+
 /// Buffers events and commits them in rounds on one writer thread. Cheap to
 /// clone; the last clone dropped flushes what is pending and stops the thread.
 #[derive(Clone)]
@@ -60,6 +63,8 @@ struct State {
     /// The first failed round: tickets after `.0` were in it.
     first_failure: Option<(u64, Arc<StoreError>)>,
     closing: bool,
+    /// Writes queued since the writer last took a round.
+    queued: usize,
     /// The writer is gone (it panicked): nothing will settle.
     dead: bool,
 }
@@ -221,6 +226,7 @@ impl Recorder {
             state.waiters.push(Waiter { ticket, arn, done });
             receiver
         };
+        self.handle.shared.wake.notify_one();
         receiver.await.unwrap_or(Err(RecorderError::Stopped))
     }
 }
@@ -230,9 +236,19 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Queues a write. The writer is woken only when a round is worth it:
+    /// someone waits (see `wait`) or much is pending; waking it for every
+    /// event of a pure state cost more than the writing.
     fn enqueue(&self, arn: &str, write: Pending) -> u64 {
-        let ticket = self.lock().push(arn, write);
-        self.wake.notify_one();
+        let (ticket, wake) = {
+            let mut state = self.lock();
+            let ticket = state.push(arn, write);
+            state.queued += 1;
+            (ticket, state.queued >= WAKE_AFTER)
+        };
+        if wake {
+            self.wake.notify_one();
+        }
         ticket
     }
 }
@@ -279,6 +295,7 @@ fn write_rounds(shared: &Shared, store: &dyn Store) {
             if state.pending.is_empty() && state.creates.is_empty() {
                 return;
             }
+            state.queued = 0;
             let creates = std::mem::take(&mut state.creates);
             let batch = std::mem::take(&mut state.pending);
             let batch: Vec<(Arc<str>, Vec<Pending>)> = batch
