@@ -25,7 +25,15 @@ pub struct DbArg {
 
 impl DbArg {
     fn open(&self) -> anyhow::Result<Executions> {
-        Executions::open(&self.path()?)
+        let path = self.path()?;
+        // Only `host run` creates a database; here a missing one is a typo.
+        if !path.exists() {
+            anyhow::bail!(
+                "no executions database at {}: check the path, or run a pipeline first",
+                path.display()
+            );
+        }
+        Executions::open(&path)
     }
 
     fn path(&self) -> anyhow::Result<PathBuf> {
