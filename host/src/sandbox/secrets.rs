@@ -51,12 +51,15 @@ pub struct Secret {
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
     /// (name, value), longest value first so a secret containing another is
-    /// replaced whole.
-    secrets: Arc<[(String, String)]>,
+    /// replaced whole. `None` (no allocation per call) without secrets.
+    secrets: Option<Arc<[(String, String)]>>,
 }
 
 impl Redactor {
     pub fn new(secrets: &[Secret]) -> Self {
+        if secrets.is_empty() {
+            return Redactor::default();
+        }
         let mut pairs: Vec<(String, String)> = secrets
             .iter()
             .filter(|s| !s.value.0.is_empty())
@@ -64,18 +67,18 @@ impl Redactor {
             .collect();
         pairs.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
         Redactor {
-            secrets: pairs.into(),
+            secrets: (!pairs.is_empty()).then(|| pairs.into()),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
+        self.secrets.is_none()
     }
 
     /// `text` with every secret value replaced by `[redacted NAME]`.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        for (name, value) in self.secrets.iter() {
+        for (name, value) in self.secrets.iter().flat_map(|s| s.iter()) {
             if out.contains(value.as_str()) {
                 out = Cow::Owned(out.replace(value.as_str(), &format!("[redacted {name}]")));
             }
