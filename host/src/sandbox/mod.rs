@@ -4,9 +4,11 @@
 //!
 //! The call path: [`Sandbox::load`] compiles a component once (or loads it
 //! from the on-disk cache) and links it into one `InstancePre`;
-//! [`Sandbox::run`] then builds a fresh `Store` for every call with the
-//! task's [`Limits`] and [`Grants`], instantiates, calls `run`, and turns
-//! whatever happened into JSON or an [`AslError`].
+//! [`Sandbox::run`] then waits for a free slot and, as a tokio task of its
+//! own (so the calls of one execution use every runtime thread), builds a
+//! fresh `Store` for every call with the task's [`Limits`] and [`Grants`],
+//! instantiates, calls `run`, and turns whatever happened into JSON or an
+//! [`AslError`].
 //!
 //! This module knows nothing of manifests or `Resource` strings (that is
 //! `resources/`) nor of states and retries (that is `engine/`).
@@ -39,7 +41,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy, Store, UpdateDeadline,
 };
 
 use crate::errors::{AslError, names};
@@ -132,7 +135,7 @@ struct Inner {
     /// Components already compiled in this process, by sha256 of their bytes.
     compiled: Mutex<HashMap<[u8; 32], Component>>,
     allocator: Allocator,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     capture_bytes: usize,
     log_bytes: usize,
     consume_fuel: bool,
@@ -214,7 +217,7 @@ impl Sandbox {
                 cache,
                 compiled: Mutex::default(),
                 allocator,
-                slots: Semaphore::new(config.max_instances.max(1) as usize),
+                slots: Arc::new(Semaphore::new(config.max_instances.max(1) as usize)),
                 capture_bytes: config.capture_bytes,
                 log_bytes: config.log_bytes,
                 consume_fuel: config.consume_fuel,
@@ -298,6 +301,10 @@ impl Sandbox {
     /// Runs one call on a fresh instance, within `limits` and `grants`.
     /// Never panics and never fails for what the guest does: every
     /// failure is in [`Outcome::result`].
+    ///
+    /// Once a slot is free the call runs as a task of its own on the tokio
+    /// runtime, so the calls of one execution (a Map's iterations) spread
+    /// over all its threads; dropping the returned future aborts the call.
     pub async fn run(
         &self,
         component: &TaskComponent,
@@ -306,7 +313,63 @@ impl Sandbox {
         call: Invocation<'_>,
     ) -> Outcome {
         // Waiting for a slot is not part of the call's time.
-        let _permit = self.inner.slots.acquire().await;
+        let Ok(permit) = Arc::clone(&self.inner.slots).acquire_owned().await else {
+            let error = AslError::new(
+                names::TASK_FAILED,
+                format!(
+                    "task \"{}\" could not start: the sandbox is closed",
+                    call.task
+                ),
+            );
+            return Outcome::early(error, Instant::now());
+        };
+        let owned = OwnedCall {
+            sandbox: self.clone(),
+            component: component.clone(),
+            limits: limits.clone(),
+            grants: grants.clone(),
+            task: call.task.to_owned(),
+            input: call.input.to_owned(),
+            execution_id: call.execution_id.to_owned(),
+            state_name: call.state_name.to_owned(),
+            retry_count: call.retry_count,
+            timeout: call.timeout,
+        };
+        let mut running = AbortOnDrop(tokio::spawn(async move {
+            let _permit = permit;
+            let call = Invocation {
+                task: &owned.task,
+                input: &owned.input,
+                execution_id: &owned.execution_id,
+                state_name: &owned.state_name,
+                retry_count: owned.retry_count,
+                timeout: owned.timeout,
+            };
+            (owned.sandbox)
+                .run_in_slot(&owned.component, &owned.limits, &owned.grants, call)
+                .await
+        }));
+        match (&mut running.0).await {
+            Ok(outcome) => outcome,
+            Err(ended) if ended.is_panic() => std::panic::resume_unwind(ended.into_panic()),
+            Err(ended) => Outcome::early(
+                AslError::new(
+                    names::TASK_FAILED,
+                    format!("task \"{}\" did not finish: {ended}", call.task),
+                ),
+                Instant::now(),
+            ),
+        }
+    }
+
+    /// [`Sandbox::run`]'s call, once it holds a slot.
+    async fn run_in_slot(
+        &self,
+        component: &TaskComponent,
+        limits: &Limits,
+        grants: &Grants,
+        call: Invocation<'_>,
+    ) -> Outcome {
         let started = Instant::now();
         let stdout = capture::CapturePipe::new(self.inner.capture_bytes);
         let stderr = capture::CapturePipe::new(self.inner.capture_bytes);
@@ -410,6 +473,30 @@ impl Sandbox {
     }
 }
 
+/// An [`Invocation`] and its bounds, owned, to move into a spawned task.
+struct OwnedCall {
+    sandbox: Sandbox,
+    component: TaskComponent,
+    limits: Limits,
+    grants: Grants,
+    task: String,
+    input: String,
+    execution_id: String,
+    state_name: String,
+    retry_count: u32,
+    timeout: Option<Duration>,
+}
+
+/// A spawned call that is aborted when whoever awaited it goes away (an
+/// execution that timed out, a Map that failed), as an inline call would be.
+struct AbortOnDrop(tokio::task::JoinHandle<Outcome>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Outcome {
     fn early(error: AslError, started: Instant) -> Outcome {
         Outcome {
@@ -430,8 +517,15 @@ fn base_config(settings: &SandboxConfig) -> Config {
         .wasm_component_model(true)
         .consume_fuel(settings.consume_fuel)
         .epoch_interruption(true);
+    if std::env::var_os(PERF_MAP_VAR).is_some_and(|v| v == "1") {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     config
 }
+
+/// Set to `1` to write `/tmp/perf-PID.map`, so `perf report` names the
+/// guests' compiled functions instead of showing bare JIT addresses.
+pub const PERF_MAP_VAR: &str = "SANDSTEP_PERF_MAP";
 
 fn build_engine(settings: &SandboxConfig) -> anyhow::Result<(Engine, Allocator)> {
     if settings.pooling {
@@ -451,7 +545,11 @@ fn build_engine(settings: &SandboxConfig) -> anyhow::Result<(Engine, Allocator)>
             // slower in `cargo bench --bench invoke` (memset dominates).
             .linear_memory_keep_resident(256 << 10)
             .table_keep_resident(16 << 10)
-            .async_stack_keep_resident(16 << 10);
+            .async_stack_keep_resident(16 << 10)
+            // Where the kernel can tell which pages a call dirtied (Linux
+            // 6.7+), reset only those: a 1 KB echo call 61 → 41 µs, W4 205 →
+            // 173 µs. Falls back to resetting the whole region elsewhere.
+            .pagemap_scan(Enabled::Auto);
         let mut config = base_config(settings);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {
