@@ -4,6 +4,10 @@
 //!
 //! Run with `cargo bench -p sandstep-host --bench hot_paths`.
 
+// As in the `host` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};

@@ -9,6 +9,10 @@
 //! `echo` guest of tests/guests and the `filter` example task first (needs
 //! the wasm32-wasip2 target).
 
+// As in the `host` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
