@@ -67,6 +67,24 @@ where
 }
 
 fn decode<I: DeserializeOwned>(input: &str) -> Result<I, Error> {
+    // Tracking the field path slows every decode; pay for it only to explain a failure.
+    match serde_json::from_str::<I>(input) {
+        Ok(value) => Ok(value),
+        Err(plain) => match decode_tracked::<I>(input) {
+            Err(explained) => Err(explained),
+            Ok(_) => Err(Error::new(
+                Error::INVALID_INPUT,
+                format!(
+                    "the input does not match `{}`: {plain}",
+                    short_type_name::<I>()
+                ),
+            )),
+        },
+    }
+}
+
+/// Decodes `input` keeping the path to the field being read, so a failure names it.
+fn decode_tracked<I: DeserializeOwned>(input: &str) -> Result<I, Error> {
     let type_name = short_type_name::<I>();
     let mut de = serde_json::Deserializer::from_str(input);
     let value = serde_path_to_error::deserialize::<_, I>(&mut de).map_err(|e| {
