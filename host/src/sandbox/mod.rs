@@ -302,9 +302,10 @@ impl Sandbox {
     /// Never panics and never fails for what the guest does: every
     /// failure is in [`Outcome::result`].
     ///
-    /// Once a slot is free the call runs as a task of its own on the tokio
-    /// runtime, so the calls of one execution (a Map's iterations) spread
-    /// over all its threads; dropping the returned future aborts the call.
+    /// Once a slot is free the call runs as a task of its own on a
+    /// multi-threaded tokio runtime, so the calls of one execution (a Map's
+    /// iterations) spread over all its threads; dropping the returned future
+    /// aborts the call. On a current-thread runtime it runs inline.
     pub async fn run(
         &self,
         component: &TaskComponent,
@@ -323,6 +324,12 @@ impl Sandbox {
             );
             return Outcome::early(error, Instant::now());
         };
+        // One thread gains nothing from a task of its own: run inline.
+        let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
+        if !matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
+            let _permit = permit;
+            return self.run_in_slot(component, limits, grants, call).await;
+        }
         let owned = OwnedCall {
             sandbox: self.clone(),
             component: component.clone(),
