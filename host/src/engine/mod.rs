@@ -181,7 +181,7 @@ impl Engine {
                     .await
             }
         };
-        let (mut status, mut output, mut error, mut cause) = match outcome {
+        let (status, output, error, cause) = match outcome {
             Ok(output) => {
                 run.emit_frame(&root, terminal_seq, cursor, "ExecutionSucceeded", || {
                     Some((
@@ -207,18 +207,8 @@ impl Engine {
                 (Status::TimedOut, None, Some(error), Some(cause))
             }
         };
-        let history_durable = match run.history.sink() {
-            Some(sink) => sink.durable().await.err(),
-            None => None,
-        };
-        if let Some(e) = history_durable {
-            status = Status::Failed;
-            output = None;
-            error = Some(names::RUNTIME.to_owned());
-            cause = Some(format!(
-                "the execution's history could not be recorded: {e:#}"
-            ));
-        }
+        // No wait for durability here: the caller commits the final event
+        // together with the execution's final status.
         Execution {
             execution_arn: run.info.arn,
             name: run.info.name,
