@@ -428,3 +428,117 @@ fn a_stopped_execution_ends_aborted() {
     let status = running.wait().expect("the run ends");
     assert_eq!(status.code(), Some(1));
 }
+
+/// The `echo` guest of tests/guests, built with a nested cargo as the
+/// benchmarks build it (this crate's tests have no build script).
+fn echo_guest() -> PathBuf {
+    let guests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+        .args(["-p", "echo"])
+        .current_dir(&guests)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the echo guest builds");
+    guests.join("target/wasm32-wasip2/release/echo.wasm")
+}
+
+#[test]
+fn profile_prints_per_state_usage_beside_the_limits_and_tenant_runs_every_task_for_it() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({
+            "StartAt": "Echo",
+            "States": {
+                "Echo": {"Type": "Task", "Resource": "wasm:echo", "Next": "Done"},
+                "Done": {"Type": "Pass", "End": true}
+            }
+        }),
+    );
+    std::fs::write(
+        dir.path("sandstep.toml"),
+        format!(
+            "[tenants.acme]\nfuel_per_execution = 5_000_000_000\n\
+             [tasks.echo]\ncomponent = {:?}\nfuel = 3_000_000_000\nmemory_mib = 48\ntimeout_seconds = 7\n",
+            echo_guest().display().to_string()
+        ),
+    )
+    .expect("manifest written");
+    let input = dir.write("input.json", &json!({"order": 7}));
+    let history = dir.path("history.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_host"))
+        .args(["run".as_ref(), pipeline.as_os_str(), "--input".as_ref()])
+        .args([input.as_os_str(), "--history".as_ref(), history.as_os_str()])
+        .args(["--profile", "--tenant", "acme"])
+        .env("SANDSTEP_CACHE_DIR", dir.path("cache"))
+        .output()
+        .expect("the host binary runs");
+    let report = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(stdout_json(&out), json!({"order": 7}));
+    // The figures are the ones the history recorded.
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&history).expect("history written"))
+            .expect("history is JSON");
+    let usage = doc["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "TaskSucceeded")
+        .map(|e| e["taskSucceededEventDetails"]["usage"].clone())
+        .expect("a TaskSucceeded event");
+    let fuel = usage["fuelConsumed"].as_u64().expect("fuel recorded");
+    let peak = usage["peakMemoryBytes"]
+        .as_u64()
+        .expect("peak memory recorded");
+    assert!(fuel > 0 && peak > 0, "{usage}");
+    let grouped = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push('_');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let row = |state: &str| -> Vec<String> {
+        report
+            .lines()
+            .find(|l| l.starts_with(state))
+            .unwrap_or_else(|| panic!("no row for {state}:\n{report}"))
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let echo = row("Echo ");
+    assert_eq!(echo[0], "Echo");
+    assert_eq!(echo[1], "1", "entries: {echo:?}");
+    assert!(echo[2].ends_with(" ms"), "wall time: {echo:?}");
+    assert_eq!(echo[3], grouped(fuel), "{report}");
+    assert_eq!(
+        echo[5..],
+        ["echo", "3_000_000_000", "48.0 MiB", "7 s", "acme"],
+        "{report}"
+    );
+    let done = row("Done ");
+    assert_eq!(done[..2], ["Done", "1"], "{report}");
+    assert_eq!(
+        done[3..5],
+        ["-", "-"],
+        "a Pass state burns no fuel: {report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "tenant \"acme\": this execution burnt {} of its 5_000_000_000 fuel units",
+            grouped(fuel)
+        )),
+        "{report}"
+    );
+}

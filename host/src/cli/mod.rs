@@ -7,6 +7,7 @@
 mod bench;
 mod executions;
 mod pipeline;
+mod profile;
 mod progress;
 mod run;
 mod validate;

@@ -1,8 +1,9 @@
 //! `host run`: one execution of a pipeline.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -10,8 +11,9 @@ use serde_json::Value;
 
 use super::pipeline;
 use crate::asl::MachineType;
-use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, Status};
+use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, NoTasks, Status, TaskRunner};
 use crate::executions::{Executions, RunOptions, Start};
+use crate::resources::{Manifest, WasmTasks};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -55,6 +57,14 @@ pub struct RunArgs {
     /// recorded, nothing to resume after a crash.
     #[arg(long, conflicts_with = "db")]
     no_store: bool,
+    /// Run every task for this tenant (declared under [tenants.NAME] in the
+    /// manifest), whatever tenant the manifest gives each task.
+    #[arg(long, value_name = "NAME")]
+    tenant: Option<String>,
+    /// After the run, print per state (to stderr) its entries, wall time,
+    /// fuel and peak memory beside its task's configured limits.
+    #[arg(long)]
+    profile: bool,
 }
 
 /// `--type`: the machine type, for validation and the execution ARN.
@@ -82,7 +92,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let input = read_input(args.input.as_deref())?;
-    let tasks = pipeline::task_runner(&pipeline, args.manifest.as_deref())?;
+    let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
+    let wasm = load_tasks(manifest.as_deref(), args.tenant.as_deref())?;
+    let tasks: Arc<dyn TaskRunner> = match &wasm {
+        Some(wasm) => wasm.clone(),
+        None => Arc::new(NoTasks),
+    };
     let mut engine = Engine::new(tasks).with_payload_limit(args.payload_limit);
     if args.virtual_time {
         engine = engine.with_clock(Clock::virtual_time());
@@ -111,7 +126,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             payload_limit: Some(args.payload_limit),
             virtual_time: args.virtual_time,
         };
-        let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
         let start = Start {
             machine: &pipeline.machine,
             definition: &pipeline.text,
@@ -127,14 +141,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             super::executions::report_resumed(&resumed);
             executions.start(start, engine.tasks().clone()).await
         })?;
-        let history = match &args.history {
-            Some(_) => executions
+        let history = match args.history.is_some() || args.profile {
+            true => executions
                 .store()
                 .events(&execution.execution_arn)?
                 .into_iter()
                 .map(|stored| stored.event.event)
                 .collect(),
-            None => Vec::new(),
+            false => Vec::new(),
         };
         (execution, history)
     } else {
@@ -143,7 +157,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             state_machine_name: pipeline.name.clone(),
             input,
             kind,
-            record_history: args.history.is_some(),
+            record_history: args.history.is_some() || args.profile,
             durable: None,
         };
         let mut execution = runtime.block_on(engine.execute(&pipeline.machine, request));
@@ -155,6 +169,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let text = serde_json::to_string_pretty(&serde_json::json!({ "events": history }))?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the history to {}", path.display()))?;
+    }
+    if args.profile {
+        let states = super::profile::profile(&history);
+        eprint!(
+            "{}",
+            super::profile::render(&states, wasm.as_deref(), &execution.execution_arn)
+        );
     }
     let mut stdout = std::io::stdout().lock();
     if args.describe {
@@ -182,6 +203,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     Ok(ExitCode::from(1))
+}
+
+/// The tasks of the manifest at `path`, all run for `tenant` when given;
+/// `None` when there is no manifest.
+fn load_tasks(path: Option<&Path>, tenant: Option<&str>) -> anyhow::Result<Option<Arc<WasmTasks>>> {
+    let Some(path) = path else {
+        if let Some(tenant) = tenant {
+            anyhow::bail!(
+                "--tenant {tenant:?} needs a task manifest that declares it: \
+                 add a sandstep.toml beside the pipeline or pass --manifest"
+            );
+        }
+        return Ok(None);
+    };
+    let manifest = Manifest::load(path)?;
+    let mut tasks = WasmTasks::load(&manifest, &crate::resources::shared_sandbox()?)?;
+    if let Some(tenant) = tenant {
+        tasks = tasks.with_tenant(tenant)?;
+    }
+    Ok(Some(Arc::new(tasks)))
 }
 
 pub fn read_input(path: Option<&std::path::Path>) -> anyhow::Result<Value> {

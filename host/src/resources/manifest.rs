@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::sandbox::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT};
+use crate::sandbox::{DEFAULT_TENANT, TenantLimits};
 use crate::sandbox::{DirGrant, DirMode, Grants, Limits, NetRule, Secret, SecretValue};
 
 /// The file name looked for next to a pipeline.
@@ -29,6 +30,7 @@ const MAX_MEMORY_MIB: u64 = 4096;
 pub struct Manifest {
     path: PathBuf,
     tasks: BTreeMap<String, TaskDecl>,
+    tenants: BTreeMap<String, TenantLimits>,
 }
 
 /// One task as the manifest declares it, paths resolved.
@@ -39,6 +41,8 @@ pub struct TaskDecl {
     pub component: PathBuf,
     pub limits: Limits,
     pub grants: Grants,
+    /// The tenant it runs for: its `tenant`, else [`DEFAULT_TENANT`].
+    pub tenant: String,
 }
 
 impl Manifest {
@@ -58,15 +62,19 @@ impl Manifest {
             .with_context(|| format!("task manifest {shown:?} is not valid"))?;
         let base = path.parent().unwrap_or(Path::new(""));
         let defaults = raw.defaults;
+        let tenants =
+            check_tenants(raw.tenants).with_context(|| format!("task manifest {shown:?}"))?;
         let mut tasks = BTreeMap::new();
         for (name, value) in raw.tasks {
             let task = check_task(&name, value, &defaults, base)
+                .and_then(|task| check_task_tenant(task, &tenants))
                 .with_context(|| format!("task manifest {shown:?}: task {name:?}"))?;
             tasks.insert(name, task);
         }
         Ok(Manifest {
             path: path.to_owned(),
             tasks,
+            tenants,
         })
     }
 
@@ -90,6 +98,11 @@ impl Manifest {
     /// The declared tasks, by name.
     pub fn tasks(&self) -> &BTreeMap<String, TaskDecl> {
         &self.tasks
+    }
+
+    /// The declared tenants, by name (the default tenant only when declared).
+    pub fn tenants(&self) -> &BTreeMap<String, TenantLimits> {
+        &self.tenants
     }
 }
 
@@ -202,6 +215,7 @@ fn check_task(
             net,
             inherit_stdio: raw.inherit_stdio,
         },
+        tenant: raw.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
     })
 }
 
@@ -252,6 +266,8 @@ struct RawManifest {
     defaults: RawDefaults,
     #[serde(default)]
     tasks: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    tenants: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -279,6 +295,7 @@ struct RawTask {
     network: Vec<String>,
     #[serde(default)]
     inherit_stdio: bool,
+    tenant: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -391,6 +408,83 @@ impl<'de> Deserialize<'de> for Fuel {
         }
         deserializer.deserialize_any(FuelVisitor)
     }
+}
+
+// Tenants: `[tenants.NAME]` and a task's `tenant`.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    max_concurrent_tasks: Option<u32>,
+    memory_ceiling: Option<Bytes>,
+    fuel_per_execution: Option<u64>,
+}
+
+fn check_tenants(
+    raw: BTreeMap<String, toml::Value>,
+) -> anyhow::Result<BTreeMap<String, TenantLimits>> {
+    let mut tenants = BTreeMap::new();
+    for (name, value) in raw {
+        let limits = check_tenant(&name, value).with_context(|| format!("tenant {name:?}"))?;
+        tenants.insert(name, limits);
+    }
+    Ok(tenants)
+}
+
+fn check_tenant(name: &str, value: toml::Value) -> anyhow::Result<TenantLimits> {
+    if name.is_empty() {
+        bail!("a tenant name must be non-empty");
+    }
+    let raw: RawTenant = value.try_into()?;
+    let defaults = TenantLimits::default();
+    let max_concurrent_tasks = match raw.max_concurrent_tasks {
+        Some(0) => bail!("field \"max_concurrent_tasks\": must be at least 1"),
+        Some(n) => Some(n),
+        None => defaults.max_concurrent_tasks,
+    };
+    let memory_ceiling_bytes = match raw.memory_ceiling {
+        Some(Bytes(0)) => bail!("field \"memory_ceiling\": must be positive"),
+        Some(Bytes(bytes)) => Some(bytes),
+        None => defaults.memory_ceiling_bytes,
+    };
+    let fuel_per_execution = match raw.fuel_per_execution {
+        Some(0) => bail!("field \"fuel_per_execution\": must be positive"),
+        budget => budget,
+    };
+    Ok(TenantLimits {
+        max_concurrent_tasks,
+        memory_ceiling_bytes,
+        fuel_per_execution,
+    })
+}
+
+/// Checks that the task's tenant is declared (or is the default one) and
+/// that the task fits under its memory ceiling.
+fn check_task_tenant(
+    task: TaskDecl,
+    tenants: &BTreeMap<String, TenantLimits>,
+) -> anyhow::Result<TaskDecl> {
+    let limits = match tenants.get(&task.tenant) {
+        Some(limits) => limits,
+        None if task.tenant == DEFAULT_TENANT => &TenantLimits::UNLIMITED,
+        None => {
+            let declared: Vec<String> = tenants.keys().map(|n| format!("{n:?}")).collect();
+            bail!(
+                "field \"tenant\": {:?} is not declared (declare it as [tenants.{}]; declared: {})",
+                task.tenant,
+                task.tenant,
+                if declared.is_empty() {
+                    "none".to_owned()
+                } else {
+                    declared.join(", ")
+                }
+            );
+        }
+    };
+    if let Some(why) = limits.refuses(&task.limits) {
+        bail!("tenant {:?}: {why}", task.tenant);
+    }
+    Ok(task)
 }
 
 #[cfg(test)]
@@ -584,6 +678,64 @@ mod tests {
         assert_eq!(
             Manifest::find_beside(&dir.path().join("data/flow.json")),
             None
+        );
+    }
+
+    #[test]
+    fn tenants_are_declared_with_defaults_and_tasks_name_them() {
+        let m = parse(
+            r#"
+            [tenants.acme]
+            max_concurrent_tasks = 2
+            memory_ceiling = "512 MiB"
+            fuel_per_execution = 1_000_000
+            [tenants.small]
+            [tasks.a]
+            component = "a.wasm"
+            tenant = "acme"
+            [tasks.b]
+            component = "b.wasm"
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(
+            m.tenants()["acme"],
+            TenantLimits {
+                max_concurrent_tasks: Some(2),
+                memory_ceiling_bytes: Some(512 << 20),
+                fuel_per_execution: Some(1_000_000),
+            }
+        );
+        assert_eq!(m.tenants()["small"], TenantLimits::default());
+        assert_eq!(m.tasks()["a"].tenant, "acme");
+        assert_eq!(m.tasks()["b"].tenant, DEFAULT_TENANT);
+    }
+
+    #[test]
+    fn bad_tenants_are_rejected_with_the_field() {
+        let e = error("[tasks.t]\ncomponent = \"x.wasm\"\ntenant = \"acme\"\n");
+        assert!(
+            e.contains("task \"t\"") && e.contains("\"acme\" is not declared"),
+            "{e}"
+        );
+        let e = error("[tenants.a]\nmemory_ceiling = \"lots\"\n");
+        assert!(
+            e.contains("tenant \"a\"") && e.contains("a size like"),
+            "{e}"
+        );
+        let e = error("[tenants.a]\nmemory_ceiling = 0\n");
+        assert!(e.contains("\"memory_ceiling\": must be positive"), "{e}");
+        let e = error("[tenants.a]\nmax_concurrent_tasks = 0\n");
+        assert!(e.contains("at least 1"), "{e}");
+        let e = error("[tenants.a]\nmax_tasks = 3\n");
+        assert!(e.contains("unknown field `max_tasks`"), "{e}");
+        let e = error(
+            "[tenants.a]\nmemory_ceiling = \"64 MiB\"\n[tasks.t]\ncomponent = \"x.wasm\"\ntenant = \"a\"\nmemory_mib = 128\n",
+        );
+        assert!(
+            e.contains("task \"t\"")
+                && e.contains("128 MiB is above the tenant's memory_ceiling of 64 MiB"),
+            "{e}"
         );
     }
 }

@@ -33,10 +33,16 @@
 //!   "127.0.0.1:8080", "[::1]:*",
 //! ]
 //! inherit_stdio = false      # true: stdout/stderr go to the host's (default: captured)
+//! tenant = "acme"            # who it runs for (default: the tenant "default")
 //!
 //! [tasks.enrich.secrets]     # environment variables whose values are never recorded
 //! API_KEY = { env = "ENRICH_API_KEY" }   # from the host's environment, read at load
 //! DB_PASSWORD = { file = "secrets/db" }  # from a file (one trailing newline dropped)
+//!
+//! [tenants.acme]             # optional; each field falls back as noted
+//! max_concurrent_tasks = 8   # its calls running at once; more wait, FIFO (default 8)
+//! memory_ceiling = "2 GiB"   # sum of its running calls' memory limits (default "2 GiB")
+//! fuel_per_execution = 100_000_000_000  # fuel one execution's calls share (default: none)
 //! ```
 //!
 //! A task gets no files outside its `dirs`, no environment besides its
@@ -47,6 +53,36 @@
 //! task and the secret; its value is redacted from the task's logs, captured
 //! output, error and JSON output. SECURITY.md says what each of these
 //! protects and where the gaps are.
+//!
+//! # Limits: the contract
+//!
+//! Every call runs under all of these at once; the first one reached ends
+//! it, with the ASL error a Retry or Catch can match. `host run --profile`
+//! prints what each state used next to its limits, to set them from
+//! measurements.
+//!
+//! | limit | default | protects | when reached |
+//! | --- | --- | --- | --- |
+//! | `fuel` per call | 20e9 units (~1 per wasm instruction, 10–30 s of CPU) | the host's CPU, deterministically: the same input stops at the same point anywhere | `States.Timeout`, cause "ran out of fuel" |
+//! | `timeout_seconds` (or the state's `TimeoutSeconds`) | 60 s | wall-clock time, including time blocked in host calls | `States.Timeout`, cause "ran past its deadline" |
+//! | `memory_mib` per call | 256 MiB, at most 4096 | the host's memory: all linear memories of the call together | `Sandbox.MemoryLimitExceeded` |
+//! | state input/output size | 256 KiB of compact JSON (`host run --payload-limit`) | the engine's memory and history | `States.DataLimitExceeded` |
+//! | stdout / stderr capture | 64 KiB each per call, head and tail kept | the host's memory and logs | never fails: the rest is counted and dropped |
+//! | `log` capture | 64 KiB of messages per call | the host's memory and logs | never fails: later lines are counted and dropped |
+//! | tenant `max_concurrent_tasks` | 8 (declared tenant); none for the undeclared default tenant | other tenants' share of the host: a tenant's calls queue behind its own | the call waits its turn (FIFO) |
+//! | tenant `memory_ceiling` | 2 GiB (declared tenant); none for the undeclared default tenant | the host's memory across a tenant's running calls | the call waits for room; a task whose own `memory_mib` is above it is refused at load |
+//! | tenant `fuel_per_execution` | none | the CPU one execution may burn across all its calls and retries | each call gets min(its fuel, what is left); running out is `States.Timeout`, cause "used its whole fuel budget" |
+//!
+//! Tasks that name no tenant run for the tenant `"default"`, unlimited
+//! unless the manifest declares `[tenants.default]`; `host run --tenant
+//! NAME` runs every task of the pipeline for tenant NAME. The sandbox
+//! itself runs at most 64 calls at once across all tenants (more wait): keep
+//! the sum of the tenants' `max_concurrent_tasks` under that, so a busy
+//! tenant cannot fill every slot. When several calls of one execution run
+//! at once (Parallel, Map), the execution's fuel is re-checked at every
+//! epoch tick (10 ms), so together they may overshoot the budget by what
+//! they burn in one tick; calls that run one after another stay within it
+//! exactly.
 
 mod manifest;
 
@@ -58,7 +94,10 @@ use anyhow::Context as _;
 
 use crate::engine::{TaskCall, TaskFuture, TaskOutcome, TaskRunner, Usage};
 use crate::errors::{AslError, names};
-use crate::sandbox::{Invocation, Outcome, Sandbox, SandboxConfig, TaskComponent};
+use crate::sandbox::{
+    DEFAULT_TENANT, Invocation, Outcome, Sandbox, SandboxConfig, TaskComponent, Tenant,
+    TenantLimits,
+};
 
 pub use manifest::{MANIFEST_FILE, Manifest, TaskDecl};
 
@@ -67,11 +106,14 @@ pub struct WasmTasks {
     sandbox: Sandbox,
     manifest_path: String,
     tasks: BTreeMap<String, LoadedTask>,
+    /// Every declared tenant, and the default one.
+    tenants: BTreeMap<String, Arc<Tenant>>,
 }
 
 struct LoadedTask {
     decl: TaskDecl,
     component: TaskComponent,
+    tenant: Arc<Tenant>,
 }
 
 impl WasmTasks {
@@ -79,6 +121,25 @@ impl WasmTasks {
     /// distinct file, and checks each against the host's interfaces. Fails
     /// naming the task and the file.
     pub fn load(manifest: &Manifest, sandbox: &Sandbox) -> anyhow::Result<WasmTasks> {
+        let mut tenants: BTreeMap<String, Arc<Tenant>> = manifest
+            .tenants()
+            .iter()
+            .map(|(name, limits)| (name.clone(), Arc::new(Tenant::new(name, limits.clone()))))
+            .collect();
+        tenants
+            .entry(DEFAULT_TENANT.to_owned())
+            .or_insert_with(|| Arc::new(Tenant::new(DEFAULT_TENANT, TenantLimits::UNLIMITED)));
+        if !sandbox.consume_fuel()
+            && let Some((name, _)) = tenants
+                .iter()
+                .find(|(_, t)| t.limits().fuel_per_execution.is_some())
+        {
+            anyhow::bail!(
+                "tenant {name:?} (declared in {:?}) has a fuel_per_execution budget, \
+                 which needs fuel metering, but the sandbox runs without it",
+                manifest.path().display().to_string()
+            );
+        }
         let mut by_file: BTreeMap<&Path, TaskComponent> = BTreeMap::new();
         let mut tasks = BTreeMap::new();
         for (name, decl) in manifest.tasks() {
@@ -95,11 +156,16 @@ impl WasmTasks {
                     component
                 }
             };
+            let tenant = tenants
+                .get(&decl.tenant)
+                .expect("the manifest checked every task's tenant is declared")
+                .clone();
             tasks.insert(
                 name.clone(),
                 LoadedTask {
                     decl: decl.clone(),
                     component,
+                    tenant,
                 },
             );
         }
@@ -107,7 +173,44 @@ impl WasmTasks {
             sandbox: sandbox.clone(),
             manifest_path: manifest.path().display().to_string(),
             tasks,
+            tenants,
         })
+    }
+
+    /// Runs every task for tenant `name` (`host run --tenant`), whatever
+    /// tenant the manifest gives it. Fails when the tenant is not declared
+    /// or a task's memory limit is above its ceiling.
+    pub fn with_tenant(mut self, name: &str) -> anyhow::Result<WasmTasks> {
+        let Some(tenant) = self.tenants.get(name).cloned() else {
+            let declared: Vec<String> = self.tenants.keys().map(|n| format!("{n:?}")).collect();
+            anyhow::bail!(
+                "tenant {name:?} is not declared in {:?} (the tenants are {})",
+                self.manifest_path,
+                declared.join(", ")
+            );
+        };
+        for (task, loaded) in &mut self.tasks {
+            if let Some(why) = tenant.limits().refuses(&loaded.decl.limits) {
+                anyhow::bail!("task {task:?} cannot run for tenant {name:?}: {why}");
+            }
+            loaded.tenant = tenant.clone();
+        }
+        Ok(self)
+    }
+
+    /// The tenant task `name` runs for.
+    pub fn tenant_of(&self, name: &str) -> Option<&Tenant> {
+        self.tasks.get(name).map(|t| t.tenant.as_ref())
+    }
+
+    /// A tenant by name: a declared one, or the default tenant.
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.get(name).map(Arc::as_ref)
+    }
+
+    /// The sandbox the tasks run in.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     /// The declared task names, sorted.
@@ -172,7 +275,8 @@ impl WasmTasks {
         };
         let outcome = self
             .sandbox
-            .run(
+            .run_in(
+                &task.tenant,
                 &task.component,
                 &task.decl.limits,
                 &task.decl.grants,
@@ -189,10 +293,12 @@ impl WasmTasks {
         tracing::debug!(
             target: "sandstep::task",
             task = name,
+            tenant = task.tenant.name(),
             execution = call.execution_id,
             state = call.state_name,
             elapsed_us = outcome.elapsed.as_micros() as u64,
             fuel = outcome.fuel_consumed,
+            peak_memory = outcome.peak_memory_bytes,
             stdout_bytes = outcome.stdout.written,
             stdout_dropped = outcome.stdout.dropped,
             stderr_bytes = outcome.stderr.written,
@@ -217,6 +323,7 @@ fn failed_before_start(error: AslError) -> Outcome {
         logs: Vec::new(),
         logs_dropped: 0,
         fuel_consumed: None,
+        peak_memory_bytes: None,
         elapsed: Default::default(),
     }
 }
@@ -233,7 +340,7 @@ impl TaskRunner for WasmTasks {
                 result: outcome.result,
                 usage: Some(Usage {
                     fuel_consumed: outcome.fuel_consumed,
-                    peak_memory_bytes: None,
+                    peak_memory_bytes: outcome.peak_memory_bytes,
                 }),
             }
         })

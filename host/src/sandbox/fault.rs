@@ -12,6 +12,7 @@ use serde_json::Value;
 use wasmtime::Trap;
 
 use super::limits::{MemoryLimitHit, mib};
+use super::tenants::ExecutionFuel;
 use crate::errors::{AslError, names};
 
 /// Raised by the epoch callback once the wall-clock deadline has passed.
@@ -25,6 +26,19 @@ impl fmt::Display for DeadlineHit {
 }
 
 impl std::error::Error for DeadlineHit {}
+
+/// Raised by the epoch callback once other calls of the same execution
+/// have spent the tenant's fuel budget for it.
+#[derive(Debug)]
+pub(crate) struct ExecutionFuelHit;
+
+impl fmt::Display for ExecutionFuelHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the execution's fuel budget ran out")
+    }
+}
+
+impl std::error::Error for ExecutionFuelHit {}
 
 /// Where a call's deadline came from, for the cause.
 #[derive(Debug, Clone, Copy)]
@@ -74,12 +88,25 @@ impl Budget<'_> {
         )
     }
 
-    /// The ASL error for a call that ended with `error` instead of returning.
-    pub fn failure(&self, error: &wasmtime::Error, stderr: &str) -> AslError {
+    /// The ASL error for a call that ended with `error` instead of
+    /// returning; `pool` is the execution's fuel budget, when it has one
+    /// (fuel running out is then blamed on whichever budget is spent).
+    pub fn failure(
+        &self,
+        error: &wasmtime::Error,
+        stderr: &str,
+        pool: Option<&ExecutionFuel>,
+    ) -> AslError {
         let root = error.root_cause();
         if root.downcast_ref::<DeadlineHit>().is_some() {
             return self.deadline_error();
         }
+        if let Some(pool) = pool
+            && root.downcast_ref::<ExecutionFuelHit>().is_some()
+        {
+            return pool.exhausted(self.task);
+        }
+        let pool_spent = pool.filter(|p| p.left() == 0);
         if let Some(hit) = root.downcast_ref::<MemoryLimitHit>() {
             return AslError::new(
                 names::SANDBOX_MEMORY_LIMIT_EXCEEDED,
@@ -107,7 +134,10 @@ impl Budget<'_> {
             .downcast_ref::<Trap>()
             .or_else(|| error.downcast_ref::<Trap>());
         match trap {
-            Some(Trap::OutOfFuel) => self.fuel_error(),
+            Some(Trap::OutOfFuel) => match pool_spent {
+                Some(pool) => pool.exhausted(self.task),
+                None => self.fuel_error(),
+            },
             Some(Trap::Interrupt) => self.deadline_error(),
             Some(trap) => AslError::new(
                 names::SANDBOX_TRAP,

@@ -86,6 +86,12 @@ impl MemoryLimiter {
     pub fn new(limit: u64) -> Self {
         MemoryLimiter { limit, used: 0 }
     }
+
+    /// The most linear memory the call has held, in bytes. Wasm memories
+    /// never shrink, so what is held now is the peak.
+    pub fn peak_bytes(&self) -> u64 {
+        self.used
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -155,6 +161,21 @@ mod tests {
             .downcast_ref::<MemoryLimitHit>()
             .expect("the error is the limit hit");
         assert_eq!(hit.requested, (4 << 20) + 65536);
+        assert_eq!(
+            limiter.peak_bytes(),
+            4 << 20,
+            "a refused growth is not counted"
+        );
+    }
+
+    #[test]
+    fn the_peak_sums_every_memory_of_the_call() {
+        let mut limiter = MemoryLimiter::new(64 << 20);
+        assert_eq!(limiter.peak_bytes(), 0);
+        assert!(limiter.memory_growing(0, 1 << 20, None).is_ok());
+        assert!(limiter.memory_growing(0, 2 << 20, None).is_ok());
+        assert!(limiter.memory_growing(2 << 20, 3 << 20, None).is_ok());
+        assert_eq!(limiter.peak_bytes(), 4 << 20);
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! instantiates, calls `run`, and turns whatever happened into JSON or an
 //! [`AslError`].
 //!
+//! [`Sandbox::run_in`] does the same for a [`Tenant`]: it first waits its
+//! turn among the tenant's calls, then runs within what is left of the
+//! execution's fuel budget.
+//!
 //! This module knows nothing of manifests or `Resource` strings (that is
 //! `resources/`) nor of states and retries (that is `engine/`).
 //!
@@ -29,6 +33,7 @@ mod limits;
 mod net;
 mod quota;
 mod secrets;
+mod tenants;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,6 +62,10 @@ pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT, Limits};
 pub use net::NetRule;
 pub use quota::ENTRY_BYTES;
 pub use secrets::{Secret, SecretValue};
+pub use tenants::{
+    Admission, DEFAULT_MAX_CONCURRENT_TASKS, DEFAULT_MEMORY_CEILING_BYTES, DEFAULT_TENANT,
+    ExecutionFuel, Tenant, TenantLimits,
+};
 
 /// Where compiled components are cached.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -189,8 +198,11 @@ pub struct Outcome {
     pub logs: Vec<LogLine>,
     /// Log lines dropped past the bound.
     pub logs_dropped: u64,
-    /// Fuel the call consumed, when it ran metered and returned.
+    /// Fuel the call consumed, when it ran metered and started.
     pub fuel_consumed: Option<u64>,
+    /// The most linear memory the call held (all its memories together),
+    /// when it started.
+    pub peak_memory_bytes: Option<u64>,
     /// Wall-clock time from store creation to the end of the call.
     pub elapsed: Duration,
 }
@@ -227,6 +239,11 @@ impl Sandbox {
 
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// Whether calls are fuel-metered ([`SandboxConfig::consume_fuel`]).
+    pub fn consume_fuel(&self) -> bool {
+        self.inner.consume_fuel
     }
 
     /// The allocator in use (pooling unless it could not be set up).
@@ -313,6 +330,35 @@ impl Sandbox {
         grants: &Grants,
         call: Invocation<'_>,
     ) -> Outcome {
+        self.call(component, limits, grants, call, Admission::none())
+            .await
+    }
+
+    /// As [`Sandbox::run`], for `tenant`: first waits (FIFO) until the
+    /// tenant has room for the call, and runs it within what is left of
+    /// its execution's fuel budget. Waiting is not part of the call's time.
+    pub async fn run_in(
+        &self,
+        tenant: &Tenant,
+        component: &TaskComponent,
+        limits: &Limits,
+        grants: &Grants,
+        call: Invocation<'_>,
+    ) -> Outcome {
+        match tenant.admit(call.task, limits, call.execution_id).await {
+            Ok(admission) => self.call(component, limits, grants, call, admission).await,
+            Err(error) => Outcome::early(error, Instant::now()),
+        }
+    }
+
+    async fn call(
+        &self,
+        component: &TaskComponent,
+        limits: &Limits,
+        grants: &Grants,
+        call: Invocation<'_>,
+        admission: Admission,
+    ) -> Outcome {
         // Waiting for a slot is not part of the call's time.
         let Ok(permit) = Arc::clone(&self.inner.slots).acquire_owned().await else {
             let error = AslError::new(
@@ -328,7 +374,9 @@ impl Sandbox {
         let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
         if !matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
             let _permit = permit;
-            return self.run_in_slot(component, limits, grants, call).await;
+            return self
+                .run_in_slot(component, limits, grants, call, admission)
+                .await;
         }
         let owned = OwnedCall {
             sandbox: self.clone(),
@@ -341,6 +389,7 @@ impl Sandbox {
             state_name: call.state_name.to_owned(),
             retry_count: call.retry_count,
             timeout: call.timeout,
+            admission,
         };
         let mut running = AbortOnDrop(tokio::spawn(async move {
             let _permit = permit;
@@ -353,7 +402,13 @@ impl Sandbox {
                 timeout: owned.timeout,
             };
             (owned.sandbox)
-                .run_in_slot(&owned.component, &owned.limits, &owned.grants, call)
+                .run_in_slot(
+                    &owned.component,
+                    &owned.limits,
+                    &owned.grants,
+                    call,
+                    owned.admission,
+                )
                 .await
         }));
         match (&mut running.0).await {
@@ -369,13 +424,15 @@ impl Sandbox {
         }
     }
 
-    /// [`Sandbox::run`]'s call, once it holds a slot.
+    /// [`Sandbox::run`]'s call, once it holds a slot; `admission` (the
+    /// tenant's share) is held until it ends.
     async fn run_in_slot(
         &self,
         component: &TaskComponent,
         limits: &Limits,
         grants: &Grants,
         call: Invocation<'_>,
+        admission: Admission,
     ) -> Outcome {
         let started = Instant::now();
         let stdout = capture::CapturePipe::new(self.inner.capture_bytes);
@@ -410,7 +467,13 @@ impl Sandbox {
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|state| &mut state.limiter);
         let metered = self.inner.consume_fuel;
-        let fuel = limits.fuel.unwrap_or(u64::MAX);
+        // The call's own fuel, or what its execution has left if that is less.
+        let pool = admission.execution_fuel().filter(|_| metered);
+        let fuel = limits
+            .fuel
+            .unwrap_or(u64::MAX)
+            .min(pool.map_or(u64::MAX, |p| p.left()));
+        let meter = pool.map(|p| Arc::new(tenants::FuelMeter::new(p.clone(), fuel)));
         let deadline = started + budget.timeout;
         let fueled = if metered {
             store.set_fuel(fuel)
@@ -426,12 +489,31 @@ impl Sandbox {
                 None,
             ),
             Ok(()) => {
-                store.epoch_deadline_callback(move |_| {
+                let tick_meter = meter.clone();
+                store.epoch_deadline_callback(move |mut store| {
                     if Instant::now() >= deadline {
-                        Err(wasmtime::Error::new(DeadlineHit))
-                    } else {
-                        Ok(UpdateDeadline::Yield(1))
+                        return Err(wasmtime::Error::new(DeadlineHit));
                     }
+                    if let Some(meter) = &tick_meter {
+                        // Other calls of the execution burn the same budget.
+                        let own = store.get_fuel()?;
+                        let left = meter.sync(own);
+                        if left == 0 {
+                            return Err(wasmtime::Error::new(fault::ExecutionFuelHit));
+                        }
+                        if left < own {
+                            store.set_fuel(left)?;
+                            meter.refuelled(left);
+                        }
+                    }
+                    // tokio's own yield defers the call behind every task
+                    // already waiting, the global queue included; a plain
+                    // `Yield` can leave a newly spawned call unpolled for
+                    // many ticks while busy guests take turns.
+                    Ok(UpdateDeadline::YieldCustom(
+                        1,
+                        Box::pin(tokio::task::yield_now()),
+                    ))
                 });
                 store.set_epoch_deadline(1);
                 let ctx = WitContext {
@@ -446,20 +528,25 @@ impl Sandbox {
                 // The epoch callback ends busy guests; this also ends guests
                 // blocked in a host call (a sleep) when the deadline passes.
                 let ended = tokio::time::timeout_at(deadline.into(), attempt).await;
-                let stderr_text = stderr.snapshot().text;
-                match ended {
-                    Err(_elapsed) => (Err(budget.deadline_error()), None),
-                    Ok(Err(error)) => (Err(budget.failure(&error, &stderr_text)), None),
-                    Ok(Ok(returned)) => {
-                        let consumed = limits
-                            .fuel
-                            .filter(|_| metered)
-                            .and_then(|_| store.get_fuel().ok())
-                            .map(|left| fuel - left);
-                        let returned = returned.map_err(|e| (e.error, e.cause));
-                        (fault::returned(call.task, returned), consumed)
-                    }
+                let left = store.get_fuel().ok().filter(|_| metered);
+                if let (Some(meter), Some(left)) = (&meter, left) {
+                    meter.sync(left);
                 }
+                let consumed = match &meter {
+                    Some(meter) => left.map(|_| meter.burnt()),
+                    None => left.map(|left| fuel - left),
+                };
+                let stderr_text = stderr.snapshot().text;
+                let pool = meter.as_deref().map(tenants::FuelMeter::pool);
+                let result = match ended {
+                    Err(_elapsed) => Err(budget.deadline_error()),
+                    Ok(Err(error)) => Err(budget.failure(&error, &stderr_text, pool)),
+                    Ok(Ok(returned)) => {
+                        let returned = returned.map_err(|e| (e.error, e.cause));
+                        fault::returned(call.task, returned)
+                    }
+                };
+                (result, consumed)
             }
         };
         let log = std::mem::replace(
@@ -473,6 +560,7 @@ impl Sandbox {
             logs: log.lines,
             logs_dropped: log.dropped,
             fuel_consumed,
+            peak_memory_bytes: Some(store.data().limiter.peak_bytes()),
             elapsed: started.elapsed(),
         };
         store.data().grants.settle(call.task, &mut outcome);
@@ -492,6 +580,7 @@ struct OwnedCall {
     state_name: String,
     retry_count: u32,
     timeout: Option<Duration>,
+    admission: Admission,
 }
 
 /// A spawned call that is aborted when whoever awaited it goes away (an
@@ -513,6 +602,7 @@ impl Outcome {
             logs: Vec::new(),
             logs_dropped: 0,
             fuel_consumed: None,
+            peak_memory_bytes: None,
             elapsed: started.elapsed(),
         }
     }

@@ -4,3 +4,4 @@ mod etl;
 mod hostile;
 mod sandbox;
 mod tasks;
+mod tenants;
