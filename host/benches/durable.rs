@@ -79,6 +79,23 @@ fn main() {
     });
     report("engine alone (no history)", started.elapsed().as_secs_f64());
 
+    // The same, keeping the history in memory: what rendering events costs.
+    let started = Instant::now();
+    runtime.block_on(async {
+        futures::stream::iter(0..n)
+            .map(|_| engine.execute(&machine, ExecutionRequest::new("w1", input.clone())))
+            .buffer_unordered(in_flight())
+            .for_each(|e| {
+                assert_eq!(e.history.len(), 22);
+                async {}
+            })
+            .await;
+    });
+    report(
+        "engine alone, history in memory",
+        started.elapsed().as_secs_f64(),
+    );
+
     let temp = tempfile::tempdir().expect("a temporary directory");
     let stores: Vec<(&str, Arc<dyn Store>)> = vec![
         ("Express: in memory", Arc::new(MemoryStore::new())),
