@@ -321,7 +321,7 @@ impl<'e> Run<'e> {
         };
         let step = step.map_err(|failure| self.settle(&env, cursor, failure))?;
         let limit = self.engine.payload_limit;
-        if io::json_len(&step.output) > limit {
+        if !io::fits(&step.output, limit) {
             return Err(Failure::Error(AslError::new(
                 names::DATA_LIMIT_EXCEEDED,
                 format!(
@@ -1058,7 +1058,7 @@ impl<'e> Run<'e> {
         let usage = outcome.usage;
         match outcome.result {
             Ok(output) => {
-                if io::json_len(&output) > self.engine.payload_limit {
+                if !io::fits(&output, self.engine.payload_limit) {
                     let error = AslError::new(
                         names::DATA_LIMIT_EXCEEDED,
                         format!(
