@@ -13,8 +13,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[allow(dead_code, reason = "this bench uses only the component builder")]
+mod common;
+
+use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -22,32 +24,6 @@ use serde_json::{Value, json};
 use sandstep_host::engine::{TaskCall, TaskRunner};
 use sandstep_host::resources::{Manifest, WasmTasks};
 use sandstep_host::sandbox::{CacheSetting, Sandbox, SandboxConfig};
-
-/// Builds `package` of the wasm workspace `dir` (relative to this crate) in
-/// release and returns the component's path.
-fn build_component(dir: &str, package: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            package,
-        ])
-        .current_dir(&workspace)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo in {}: {e}", workspace.display()));
-    assert!(
-        status.success(),
-        "building {package} failed (is the target installed? `rustup target add wasm32-wasip2`)"
-    );
-    workspace.join(format!("target/wasm32-wasip2/release/{package}.wasm"))
-}
 
 /// About `n` × 50 bytes of compact JSON.
 fn input(n: u32) -> Value {
@@ -58,8 +34,8 @@ fn input(n: u32) -> Value {
 }
 
 fn bench(c: &mut Criterion) {
-    let echo = build_component("../tests/guests", "echo");
-    let filter = build_component("../example-tasks", "filter");
+    let echo = common::build_components("tests/guests", &["echo"]).remove(0);
+    let filter = common::build_components("example-tasks", &["filter"]).remove(0);
     let inputs = [("1KB", input(20)), ("100KB", input(2000))];
     for (label, input) in &inputs {
         let size = serde_json::to_string(input).expect("serializes").len();
