@@ -178,8 +178,11 @@ impl<'e> Run<'e> {
             kind,
             details,
         );
-        *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner()) =
-            emitted.1.map(|recorded| recorded.timestamp);
+        // Only a replay ever sets it: a new execution skips the lock.
+        if !self.journal.is_empty() {
+            *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner()) =
+                emitted.1.map(|recorded| recorded.timestamp);
+        }
         emitted
     }
 
