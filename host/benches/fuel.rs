@@ -111,6 +111,7 @@ fn main() {
             state_name: task,
             retry_count: 0,
             timeout: None,
+            concurrent: false,
         };
         let mut with = Vec::new();
         let mut without = Vec::new();

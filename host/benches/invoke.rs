@@ -87,6 +87,7 @@ fn bench(c: &mut Criterion) {
             state_name: "Echo",
             retry_count: 0,
             timeout: None,
+            concurrent: false,
         };
         for (label, input) in &inputs {
             if *label != "1KB" && !pooling {

@@ -113,6 +113,7 @@ async fn measure(runner: Arc<WasmTasks>, busy: bool) -> Vec<Duration> {
                         state_name: "Spin",
                         retry_count: 0,
                         timeout: None,
+                        concurrent: true,
                     })
                     .await
             }));
@@ -135,6 +136,7 @@ async fn measure(runner: Arc<WasmTasks>, busy: bool) -> Vec<Duration> {
                 state_name: "Echo",
                 retry_count: 0,
                 timeout: None,
+                concurrent: true,
             })
             .await;
         samples.push(started.elapsed());

@@ -449,7 +449,6 @@ fn execution_of(record: &ExecutionRecord) -> Execution {
             ExecutionStatus::Aborted => Status::Aborted,
             ExecutionStatus::Failed | ExecutionStatus::Running => Status::Failed,
         },
-        input: record.input.clone(),
         output: record.output.clone(),
         error: record.error.clone(),
         cause: record.cause.clone(),

@@ -63,6 +63,7 @@ async fn probe(sandbox: &Sandbox, guest: &str, grants: &Grants, request: Value) 
         state_name: "S",
         retry_count: 0,
         timeout: None,
+        concurrent: true,
     };
     let outcome = sandbox
         .run(&component, &Limits::default(), grants, invocation)
@@ -131,6 +132,7 @@ async fn refusals_are_logged_with_the_task_and_secrets_never_are() {
         state_name: "S",
         retry_count: 0,
         timeout: None,
+        concurrent: true,
     };
     let leak = tasks.run(&call).await;
     assert_eq!(leak.result.expect("returns")["found"], json!(true));

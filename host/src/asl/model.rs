@@ -22,6 +22,10 @@ pub struct StateMachine {
     /// Top-level `TimeoutSeconds`: the execution ends `TIMED_OUT` past it.
     pub timeout_seconds: Option<u64>,
     pub query_language: QueryLanguage,
+    /// Whether any expression of this machine (its branches and iterations
+    /// included) may read the context object (`$$`, `$states.context`):
+    /// only then does the engine keep a copy of the execution's input.
+    pub reads_context: bool,
 }
 
 impl StateMachine {

@@ -14,7 +14,7 @@ use super::model::*;
 use super::validate::MachineType;
 use crate::query::choice::ChoiceRule;
 use crate::query::intrinsics::Intrinsic;
-use crate::query::jsonata::JsonataValue;
+use crate::query::jsonata::{JsonataExpr, JsonataValue};
 use crate::query::jsonpath::JsonPath;
 use crate::query::payload::Template;
 use crate::query::pointer_token;
@@ -77,6 +77,27 @@ fn build(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
     }
 }
 
+/// Whether `value` holds an expression that may read the context object:
+/// a JSONPath or intrinsic argument starting `$$`, or JSONata that reads
+/// `$states.context` (or every binding, through `$eval`). Errs towards yes.
+fn reads_context(value: &Value) -> bool {
+    match value {
+        Value::String(s) => {
+            let trimmed = s.trim();
+            match trimmed
+                .strip_prefix("{%")
+                .and_then(|rest| rest.strip_suffix("%}"))
+            {
+                Some(src) => JsonataExpr::compile(src).map_or(true, |e| e.reads_context()),
+                None => s.contains("$$"),
+            }
+        }
+        Value::Array(items) => items.iter().any(reads_context),
+        Value::Object(fields) => fields.values().any(reads_context),
+        _ => false,
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     problems: Vec<Diagnostic>,
@@ -126,6 +147,7 @@ impl Builder {
             start_at,
             timeout_seconds: object.get("TimeoutSeconds").and_then(Value::as_u64),
             query_language: language,
+            reads_context: object.values().any(reads_context),
         }
     }
 
@@ -588,4 +610,46 @@ fn strings(value: Option<&Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// `reads_context` of a one-state machine whose only state is `state`.
+    fn reads(state: serde_json::Value) -> bool {
+        let definition = json!({"StartAt": "S", "States": {"S": state}});
+        let machine = super::parse(&definition).unwrap_or_else(|p| panic!("{p:?}"));
+        machine.reads_context
+    }
+
+    #[test]
+    fn a_machine_reads_the_context_only_through_an_expression_that_can() {
+        let pass = |fields: serde_json::Value| {
+            let mut state = json!({"Type": "Pass", "End": true});
+            if let (Some(state), Some(fields)) = (state.as_object_mut(), fields.as_object()) {
+                state.extend(fields.clone());
+            }
+            state
+        };
+        // A literal that mentions `$$` errs towards yes.
+        assert!(reads(pass(json!({"Result": {"note": "costs $$"}}))));
+        assert!(!reads(pass(
+            json!({"Parameters": {"a.$": "$.a"}, "ResultPath": "$.r"})
+        )));
+        assert!(reads(pass(
+            json!({"Parameters": {"in.$": "$$.Execution.Input"}})
+        )));
+        assert!(reads(pass(
+            json!({"Parameters": {"f.$": "States.Format('{}', $$.Execution.Id)"}})
+        )));
+        let map = json!({"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "I", "States": {
+            "I": {"Type": "Pass", "Parameters": {"x.$": "$$.Execution.Input.x"}, "End": true}}}});
+        assert!(reads(map));
+        let jsonata = |output: &str| json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": output, "End": true});
+        assert!(!reads(jsonata("{% $states.input.a %}")));
+        assert!(reads(jsonata("{% $states.context.Execution.Input %}")));
+        assert!(reads(jsonata("{% $lookup($states, 'context') %}")));
+        assert!(reads(jsonata("{% $eval('$states.input') %}")));
+    }
 }

@@ -92,6 +92,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let input = read_input(args.input.as_deref())?;
+    // The engine consumes the input; `--describe` shows it.
+    let described_input = args.describe.then(|| input.clone());
     let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
     let wasm = load_tasks(manifest.as_deref(), args.tenant.as_deref())?;
     let tasks: Arc<dyn TaskRunner> = match &wasm {
@@ -182,7 +184,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         writeln!(
             stdout,
             "{}",
-            serde_json::to_string_pretty(&execution.describe())?
+            serde_json::to_string_pretty(
+                &execution.describe(described_input.as_ref().unwrap_or(&Value::Null))
+            )?
         )?;
     } else if let Some(output) = &execution.output {
         writeln!(stdout, "{}", serde_json::to_string_pretty(output)?)?;

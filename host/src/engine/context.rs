@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 pub struct ExecutionInfo {
     pub arn: String,
     pub name: String,
-    pub input: Value,
+    /// `None` when the definition never reads the context object
+    /// ([`StateMachine::reads_context`](crate::asl::StateMachine::reads_context)).
+    pub input: Option<Value>,
     pub start_time: String,
     pub role_arn: String,
     pub state_machine_arn: String,

@@ -13,6 +13,8 @@ pub mod journal;
 mod replay_tests;
 mod run;
 mod task;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -116,10 +118,13 @@ impl Engine {
             .name
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let state_machine_arn = state_machine_arn(&request.state_machine_name);
+        let input = request.input;
         let info = ExecutionInfo {
             arn: execution_arn(request.kind, &request.state_machine_name, &name),
             name,
-            input: request.input,
+            // A copy only where `$$.Execution.Input` can be read: the run
+            // consumes its own.
+            input: machine.reads_context.then(|| input.clone()),
             start_time: format_timestamp(start),
             redrive_count: durable.as_ref().map_or(0, |d| d.redrive_count),
             redrive_time: durable
@@ -156,7 +161,7 @@ impl Engine {
             Some((
                 "executionStartedEventDetails",
                 json!({
-                    "input": history::text(&run.info.input),
+                    "input": history::text(&input),
                     "inputDetails": {"truncated": false},
                     "roleArn": run.info.role_arn,
                 }),
@@ -164,7 +169,6 @@ impl Engine {
         });
         let mut cursor = 0;
         let mut vars = serde_json::Map::new();
-        let input = run.info.input.clone();
         let outcome = match deadline {
             // A real-time deadline also bounds tasks and sleeps in flight.
             Some(deadline) if !self.clock.is_virtual() => {
@@ -214,7 +218,6 @@ impl Engine {
             name: run.info.name,
             state_machine_arn: run.info.state_machine_arn,
             status,
-            input: run.info.input,
             output,
             error,
             cause,
@@ -347,7 +350,6 @@ pub struct Execution {
     pub name: String,
     pub state_machine_arn: String,
     pub status: Status,
-    pub input: Value,
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -359,9 +361,9 @@ pub struct Execution {
 }
 
 impl Execution {
-    /// The record shaped like AWS `DescribeExecution`: `input` and `output`
-    /// as JSON text.
-    pub fn describe(&self) -> Value {
+    /// The record shaped like AWS `DescribeExecution`: `input` (the
+    /// execution's, which the engine consumed) and `output` as JSON text.
+    pub fn describe(&self, input: &Value) -> Value {
         let mut described = json!({
             "executionArn": self.execution_arn,
             "stateMachineArn": self.state_machine_arn,
@@ -369,7 +371,7 @@ impl Execution {
             "status": self.status.as_str(),
             "startDate": format_timestamp(self.start_date),
             "stopDate": format_timestamp(self.stop_date),
-            "input": history::text(&self.input),
+            "input": history::text(input),
             "inputDetails": {"included": true},
         });
         if let Some(object) = described.as_object_mut() {

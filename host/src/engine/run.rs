@@ -539,6 +539,9 @@ impl<'e> Run<'e> {
     ) -> Result<Value, AslError> {
         match &env.state.io.output_path {
             PathField::Default => Ok(value),
+            PathField::Path(path) if *path.root() == Root::Input => {
+                path.take_or_invalid(value).map_err(AslError::runtime)
+            }
             field => Ok(self.select(env, field, &value, vars)?.into_owned()),
         }
     }
@@ -1056,6 +1059,8 @@ impl<'e> Run<'e> {
             state_name: &env.state.name,
             retry_count: env.retry_count,
             timeout: timeout.map(Duration::from_secs),
+            // The root frame runs one state at a time.
+            concurrent: !env.frame.is_empty(),
         };
         let outcome = self.engine.tasks.invoke(call).await;
         let usage = outcome.usage;

@@ -21,6 +21,10 @@ pub struct TaskCall<'a> {
     pub retry_count: u32,
     /// The state's `TimeoutSeconds`, when it has one; else the task's default applies.
     pub timeout: Option<Duration>,
+    /// Other states of the execution may run beside this call (it is in a
+    /// Parallel branch or a Map iteration), so a runner may give it a
+    /// thread of its own; alone, it is cheaper run in place.
+    pub concurrent: bool,
 }
 
 pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskOutcome> + Send + 'a>>;

@@ -287,6 +287,7 @@ impl WasmTasks {
                     state_name: call.state_name,
                     retry_count: call.retry_count,
                     timeout: call.timeout,
+                    concurrent: call.concurrent,
                 },
             )
             .await;

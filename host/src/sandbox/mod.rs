@@ -183,6 +183,10 @@ pub struct Invocation<'a> {
     pub retry_count: u32,
     /// The state's `TimeoutSeconds`; `None` uses [`Limits::timeout`].
     pub timeout: Option<Duration>,
+    /// Other calls may run beside this one (see
+    /// [`TaskCall::concurrent`](crate::engine::TaskCall::concurrent)): it
+    /// then runs as a tokio task of its own, so calls spread over threads.
+    pub concurrent: bool,
 }
 
 /// Everything a call produced.
@@ -370,9 +374,10 @@ impl Sandbox {
             );
             return Outcome::early(error, Instant::now());
         };
-        // One thread gains nothing from a task of its own: run inline.
+        // A task of its own costs a hand-over between threads (tens of
+        // µs); it pays only when other calls can use the other threads.
         let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
-        if !matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
+        if !call.concurrent || !matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
             let _permit = permit;
             return self
                 .run_in_slot(component, limits, grants, call, admission)
@@ -400,6 +405,7 @@ impl Sandbox {
                 state_name: &owned.state_name,
                 retry_count: owned.retry_count,
                 timeout: owned.timeout,
+                concurrent: true,
             };
             (owned.sandbox)
                 .run_in_slot(

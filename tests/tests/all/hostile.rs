@@ -319,6 +319,7 @@ pub(crate) async fn secrets_reach_only_their_task_and_are_redacted() {
                 state_name: "S",
                 retry_count: 0,
                 timeout: None,
+                concurrent: true,
             })
             .await
     };
@@ -639,6 +640,7 @@ async fn a_thousand_hostile_calls_at_once_all_fail_and_the_host_stays_up() {
         state_name: "S",
         retry_count: 0,
         timeout: None,
+        concurrent: true,
     };
     let before = rss();
     let spin = Limits {

@@ -105,6 +105,7 @@ pub(crate) async fn run_with(
                 state_name: "Probe",
                 retry_count: 0,
                 timeout,
+                concurrent: true,
             },
         )
         .await
@@ -160,6 +161,7 @@ async fn every_call_gets_a_fresh_instance_and_its_context() {
                     state_name: "Count",
                     retry_count: retry,
                     timeout: None,
+                    concurrent: true,
                 },
             )
             .await;
@@ -630,6 +632,7 @@ async fn compiled_components_are_cached_on_disk_and_corrupt_entries_recompiled()
                 state_name: "S",
                 retry_count: 0,
                 timeout: None,
+                concurrent: true,
             },
         )
         .await;
@@ -705,6 +708,7 @@ async fn the_manifest_maps_resources_to_tasks() {
         state_name: "S",
         retry_count: 0,
         timeout: None,
+        concurrent: true,
     };
     let echoed = tasks.invoke(call("wasm:echo")).await;
     assert_eq!(echoed.result, Ok(input.clone()));

@@ -74,6 +74,7 @@ impl Sandbox {
             state_name: "Under test",
             retry_count: 0,
             timeout: None,
+            concurrent: true,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -45,6 +45,7 @@ async fn invoke(runner: &WasmTasks, resource: &str, input: &Value, execution: &s
             state_name: "Under test",
             retry_count: 0,
             timeout: None,
+            concurrent: true,
         })
         .await
 }

@@ -161,6 +161,23 @@ impl JsonPath {
             .ok_or_else(|| format!("Invalid path '{}' : {}", self.src, self.miss_reason(root)))
     }
 
+    /// Like [`JsonPath::select_or_invalid`], but consumes `root`: a reference
+    /// path moves its node out instead of copying it (`OutputPath` on a
+    /// state's whole output).
+    pub fn take_or_invalid(&self, mut root: Value) -> Result<Value, String> {
+        if !self.reference {
+            return self.select_or_invalid(&root).map(Cow::into_owned);
+        }
+        match take_reference(&self.steps, &mut root) {
+            Some(node) => Ok(node),
+            None => Err(format!(
+                "Invalid path '{}' : {}",
+                self.src,
+                self.miss_reason(&root)
+            )),
+        }
+    }
+
     /// Like [`JsonPath::eval`], but a miss is AWS's "Invalid path" text (also
     /// for a variable that was never assigned).
     pub fn eval_or_invalid<'v>(&self, scope: &Scope<'v>) -> Result<Cow<'v, Value>, String> {
@@ -362,6 +379,24 @@ fn walk_reference<'v>(steps: &[Step], mut node: &'v Value) -> Option<&'v Value> 
         };
     }
     Some(node)
+}
+
+/// [`walk_reference`] by value: the node is moved out of `node`, which is
+/// left as it was when there is no such node.
+fn take_reference(steps: &[Step], node: &mut Value) -> Option<Value> {
+    walk_reference(steps, node)?;
+    let mut node = node;
+    for step in steps {
+        node = match (step, node) {
+            (Step::Field(name), Value::Object(map)) => map.get_mut(name)?,
+            (Step::Index(i), Value::Array(items)) => {
+                let at = index_of(*i, items.len())?;
+                items.get_mut(at)?
+            }
+            _ => return None,
+        };
+    }
+    Some(std::mem::take(node))
 }
 
 fn select_steps<'v>(
@@ -606,6 +641,26 @@ pub(crate) mod tests {
             "a b": 1,
             "k'q": 2
         })
+    }
+
+    #[test]
+    fn take_moves_the_node_out_and_misses_like_select() {
+        let take = |path: &str, doc: Value| {
+            JsonPath::parse(path)
+                .unwrap_or_else(|e| panic!("{path}: {e}"))
+                .take_or_invalid(doc)
+        };
+        assert_eq!(take("$.bike", store()), Ok(json!({"price": 19})));
+        assert_eq!(take("$.book[-1].isbn", store()), Ok(json!("3")));
+        assert_eq!(take("$", json!([1])), Ok(json!([1])));
+        // Not a reference path: selected as `select` does.
+        assert_eq!(take("$.book[*].price", store()), Ok(json!([8, 12, 22.5])));
+        let missing = JsonPath::parse("$.bike.wheels").expect("parses");
+        assert_eq!(
+            missing.take_or_invalid(store()),
+            missing.select_or_invalid(&store()).map(Cow::into_owned)
+        );
+        assert!(take("$.bike.price.x", store()).is_err());
     }
 
     #[test]
