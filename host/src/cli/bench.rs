@@ -1,7 +1,7 @@
 //! `host bench`: N executions of a pipeline in one process, with latency
 //! quantiles, throughput and peak memory, to size pipelines and compare runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::pipeline;
 use crate::asl::MachineType;
-use crate::engine::{Engine, ExecutionRequest, ExecutionType, Status};
+use crate::engine::{Engine, Execution, ExecutionRequest, ExecutionType, Status};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -24,9 +24,13 @@ pub struct BenchArgs {
     /// The task manifest. Default: `sandstep.toml` beside the pipeline.
     #[arg(long)]
     manifest: Option<PathBuf>,
-    /// How many executions to run (after one warm-up execution).
+    /// How many executions to time.
     #[arg(short = 'n', default_value_t = 1000)]
     count: usize,
+    /// Executions run first and not timed, which fault in code and caches.
+    /// `0` times a cold process (and keeps its peak memory to the timed runs).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
     /// How many executions are in flight at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
@@ -79,28 +83,15 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let count = args.count.max(1);
     let concurrency = args.concurrency.clamp(1, count);
 
-    // One warm-up execution: compiles nothing, but faults in code and caches.
-    let warm = runtime.block_on(engine.execute(&machine, request.clone()));
-    if warm.status != Status::Succeeded {
-        anyhow::bail!(
-            "the pipeline did not succeed ({}: {})",
-            warm.error.unwrap_or_default(),
-            warm.cause.unwrap_or_default()
-        );
-    }
-    if let Some(expected) = &expected {
-        let got = warm.output.as_ref().unwrap_or(&Value::Null);
-        if got != expected.as_ref() {
-            anyhow::bail!(
-                "the output differs from {}: got {}",
-                args.expect.as_deref().unwrap_or(Path::new("")).display(),
-                clip(&got.to_string(), 400)
-            );
+    for _ in 0..args.warmup {
+        let warm = runtime.block_on(engine.execute(&machine, request.clone()));
+        if let Some(why) = unexpected(&warm, expected.as_deref()) {
+            anyhow::bail!("{why}");
         }
     }
 
     let started = Instant::now();
-    let results: Vec<(Duration, u64, bool)> = runtime.block_on(async {
+    let results: Vec<(Duration, u64, Option<String>)> = runtime.block_on(async {
         let per_worker = count.div_ceil(concurrency);
         let workers = (0..concurrency).map(|w| {
             let engine = Arc::clone(&engine);
@@ -117,13 +108,10 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                     let execution = engine.execute(&machine, request).await;
                     let elapsed = t.elapsed();
                     // Checked outside the timed window.
-                    let as_expected = expected
-                        .as_deref()
-                        .is_none_or(|e| execution.output.as_ref() == Some(e));
                     samples.push((
                         elapsed,
                         execution.state_transitions,
-                        execution.status == Status::Succeeded && as_expected,
+                        unexpected(&execution, expected.as_deref()),
                     ));
                 }
                 samples
@@ -140,7 +128,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut latencies: Vec<Duration> = results.iter().map(|r| r.0).collect();
     latencies.sort_unstable();
     let transitions: u64 = results.iter().map(|r| r.1).sum();
-    let failed = results.iter().filter(|r| !r.2).count();
+    let failed = results.iter().filter(|r| r.2.is_some()).count();
     let quantile = |q: f64| {
         let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
         latencies.get(index).copied().unwrap_or_default()
@@ -163,11 +151,34 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_table(&figures);
     }
+    if let Some(why) = results.iter().find_map(|r| r.2.as_deref()) {
+        eprintln!("host bench: {failed} executions failed or differed; the first: {why}");
+    }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Why `execution` does not count as a success: it failed, or its output
+/// differs from `expected`.
+fn unexpected(execution: &Execution, expected: Option<&Value>) -> Option<String> {
+    if execution.status != Status::Succeeded {
+        return Some(format!(
+            "the pipeline did not succeed ({}: {})",
+            execution.error.as_deref().unwrap_or_default(),
+            execution.cause.as_deref().unwrap_or_default()
+        ));
+    }
+    let got = execution.output.as_ref().unwrap_or(&Value::Null);
+    match expected {
+        Some(expected) if got != expected => Some(format!(
+            "the output differs from the --expect file: got {}",
+            clip(&got.to_string(), 400)
+        )),
+        _ => None,
+    }
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.
