@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 
 use sandstep_host::asl;
@@ -117,20 +117,22 @@ fn executions(c: &mut Criterion) {
         }}
     }))
     .expect("the machine is valid");
-    let w1_text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/bench/workloads/w1.asl.json"
-    ));
-    let w1_input: Option<Value> = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/bench/workloads/w1.input.json"
-    ))
-    .ok()
-    .and_then(|t| serde_json::from_str(&t).ok());
     let mut machines = vec![("pass-1-state", pass, document())];
-    if let (Ok(text), Some(input)) = (w1_text, w1_input) {
-        let w1 = asl::parse_text(&text).expect("W1 is valid");
-        machines.push(("w1-10-pass", w1, input));
+    // W1 (10 Pass states) and W4pass (one Pass over W4's 9 KB input) of
+    // ../shared/bench, when it is there.
+    for (name, workload) in [("w1-10-pass", "w1"), ("w4pass-9KB-input", "w4pass")] {
+        let read = |part: &str| {
+            std::fs::read_to_string(format!(
+                "{}/../../shared/bench/workloads/{workload}.{part}.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .ok()
+        };
+        let input = read("input").and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        if let (Some(text), Some(input)) = (read("asl"), input) {
+            let machine = asl::parse_text(&text).expect("the workload is valid");
+            machines.push((name, machine, input));
+        }
     }
     let mut group = c.benchmark_group("execution");
     for (name, machine, input) in &machines {
@@ -150,8 +152,13 @@ fn executions(c: &mut Criterion) {
             } else {
                 "no-history"
             };
+            // The copy of the request is the caller's, not the execution's.
             group.bench_function(BenchmarkId::new(*name, id), |b| {
-                b.iter(|| rt.block_on(engine.execute(machine, request.clone())))
+                b.iter_batched(
+                    || request.clone(),
+                    |request| rt.block_on(engine.execute(machine, request)),
+                    BatchSize::SmallInput,
+                )
             });
         }
     }
