@@ -198,12 +198,20 @@ impl Executions {
             }
             claimed.push(record);
         }
-        let runs = claimed.iter().map(|record| self.continue_execution(record));
+        // Polled together in this task: their calls need tasks of their own.
+        let shared = claimed.len() > 1;
+        let runs = claimed
+            .iter()
+            .map(|record| self.continue_execution(record, shared));
         futures::future::try_join_all(runs).await
     }
 
     /// Replays `record` from its recorded events and runs it to its end.
-    async fn continue_execution(&self, record: &ExecutionRecord) -> anyhow::Result<Execution> {
+    async fn continue_execution(
+        &self,
+        record: &ExecutionRecord,
+        shared_task: bool,
+    ) -> anyhow::Result<Execution> {
         let machine =
             asl::parse_text_as(&record.definition, MachineType::Standard).map_err(|problems| {
                 anyhow::anyhow!(
@@ -217,7 +225,9 @@ impl Executions {
                 )
             })?;
         let tasks = self.runner(record.manifest.as_deref())?;
-        let engine = self.engine(&RunOptions::from_json(&record.options), tasks);
+        let engine = self
+            .engine(&RunOptions::from_json(&record.options), tasks)
+            .with_shared_task(shared_task);
         let events = self.store.events(&record.arn)?;
         let last_id = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
         let (superseded, replayable): (Vec<StoredEvent>, Vec<StoredEvent>) =
@@ -389,7 +399,7 @@ impl Executions {
         self.store
             .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
         let record = self.store.get(&record.arn)?;
-        self.continue_execution(&record).await
+        self.continue_execution(&record, false).await
     }
 
     fn runner(&self, manifest: Option<&Path>) -> anyhow::Result<Arc<dyn TaskRunner>> {

@@ -45,6 +45,9 @@ pub struct Engine {
     clock: Clock,
     payload_limit: usize,
     observer: Option<Arc<dyn Observer>>,
+    /// Several executions share the caller's tokio task (see
+    /// [`Engine::with_shared_task`]).
+    shared_task: bool,
 }
 
 /// Watches long-running work, e.g. to draw a progress bar. Calls come from
@@ -65,6 +68,7 @@ impl Engine {
             clock: Clock::Real,
             payload_limit: DEFAULT_PAYLOAD_LIMIT,
             observer: None,
+            shared_task: false,
         }
     }
 
@@ -78,6 +82,15 @@ impl Engine {
     /// `States.DataLimitExceeded`. Default [`DEFAULT_PAYLOAD_LIMIT`].
     pub fn with_payload_limit(mut self, bytes: usize) -> Self {
         self.payload_limit = bytes;
+        self
+    }
+
+    /// The caller polls several executions in one tokio task (a batch
+    /// resume): every task call is then marked
+    /// [`concurrent`](TaskCall::concurrent), so the calls of different
+    /// executions still spread over the runtime's threads.
+    pub fn with_shared_task(mut self, shared: bool) -> Self {
+        self.shared_task = shared;
         self
     }
 

@@ -1060,7 +1060,7 @@ impl<'e> Run<'e> {
             retry_count: env.retry_count,
             timeout: timeout.map(Duration::from_secs),
             // The root frame runs one state at a time.
-            concurrent: !env.frame.is_empty(),
+            concurrent: self.engine.shared_task || !env.frame.is_empty(),
         };
         let outcome = self.engine.tasks.invoke(call).await;
         let usage = outcome.usage;

@@ -26,9 +26,17 @@ impl TaskRunner for Recording {
 }
 
 async fn run(definition: Value, input: Value) -> (super::Execution, Vec<(String, bool)>) {
+    run_with(definition, input, false).await
+}
+
+async fn run_with(
+    definition: Value,
+    input: Value,
+    shared_task: bool,
+) -> (super::Execution, Vec<(String, bool)>) {
     let runner = Arc::new(Recording::default());
     let machine = crate::asl::parse(&definition).unwrap_or_else(|p| panic!("{p:?}"));
-    let engine = Engine::new(runner.clone());
+    let engine = Engine::new(runner.clone()).with_shared_task(shared_task);
     let execution = engine
         .execute(&machine, ExecutionRequest::new("test", input))
         .await;
@@ -64,6 +72,15 @@ async fn only_calls_in_branches_and_iterations_are_concurrent() {
             ("Right", true)
         ]
     );
+}
+
+#[tokio::test]
+async fn executions_sharing_a_task_mark_every_call_concurrent() {
+    let definition = json!({"StartAt": "Alone", "States": {
+        "Alone": {"Type": "Task", "Resource": "wasm:echo", "End": true}
+    }});
+    let (_, calls) = run_with(definition, json!({}), true).await;
+    assert_eq!(calls, [("Alone".to_owned(), true)]);
 }
 
 #[tokio::test]
