@@ -28,7 +28,7 @@ pub struct BenchArgs {
     #[arg(short = 'n', default_value_t = 1000)]
     count: usize,
     /// Executions run first and not timed, which fault in code and caches.
-    /// `0` times a cold process (and keeps its peak memory to the timed runs).
+    /// `0` times a cold process; its peak memory is then the timed runs' alone.
     #[arg(long, default_value_t = 1)]
     warmup: usize,
     /// How many executions are in flight at once.

@@ -180,13 +180,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut stdout = std::io::stdout().lock();
-    if args.describe {
+    if let Some(input) = &described_input {
         writeln!(
             stdout,
             "{}",
-            serde_json::to_string_pretty(
-                &execution.describe(described_input.as_ref().unwrap_or(&Value::Null))
-            )?
+            serde_json::to_string_pretty(&execution.describe(input))?
         )?;
     } else if let Some(output) = &execution.output {
         writeln!(stdout, "{}", serde_json::to_string_pretty(output)?)?;

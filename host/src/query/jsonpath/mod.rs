@@ -383,9 +383,7 @@ fn walk_reference<'v>(steps: &[Step], mut node: &'v Value) -> Option<&'v Value> 
 
 /// [`walk_reference`] by value: the node is moved out of `node`, which is
 /// left as it was when there is no such node.
-fn take_reference(steps: &[Step], node: &mut Value) -> Option<Value> {
-    walk_reference(steps, node)?;
-    let mut node = node;
+fn take_reference(steps: &[Step], mut node: &mut Value) -> Option<Value> {
     for step in steps {
         node = match (step, node) {
             (Step::Field(name), Value::Object(map)) => map.get_mut(name)?,
