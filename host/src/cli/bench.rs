@@ -72,19 +72,19 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let request = ExecutionRequest {
+    let request = Arc::new(ExecutionRequest {
         name: None,
         state_machine_name: pipeline.name.clone(),
         input,
         kind: ExecutionType::Express,
         record_history: args.history,
         durable: None,
-    };
+    });
     let count = args.count.max(1);
     let concurrency = args.concurrency.clamp(1, count);
 
     for _ in 0..args.warmup {
-        let warm = runtime.block_on(engine.execute(&machine, request.clone()));
+        let warm = runtime.block_on(engine.execute(&machine, ExecutionRequest::clone(&request)));
         if let Some(why) = unexpected(&warm, expected.as_deref()) {
             anyhow::bail!("{why}");
         }
@@ -96,14 +96,15 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let workers = (0..concurrency).map(|w| {
             let engine = Arc::clone(&engine);
             let machine = Arc::clone(&machine);
-            let request = request.clone();
+            // Shared: each execution gets its own copy, the workers none.
+            let request = Arc::clone(&request);
             let expected = expected.clone();
             let n = per_worker.min(count.saturating_sub(w * per_worker));
             tokio::spawn(async move {
                 let mut samples = Vec::with_capacity(n);
                 for _ in 0..n {
                     // The request (a copy of the input) is the caller's, not the execution's cost.
-                    let request = request.clone();
+                    let request = ExecutionRequest::clone(&request);
                     let t = Instant::now();
                     let execution = engine.execute(&machine, request).await;
                     let elapsed = t.elapsed();
