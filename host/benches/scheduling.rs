@@ -43,8 +43,8 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "scheduling: small `echo` call of tenant \"quiet\" beside {LOOPS} infinite loops of tenant \"busy\" \
-         ({LOOP_SECONDS} s deadline each); epoch tick {} ; {cores} cores; load average {}",
-        ms(config.epoch_tick),
+         ({LOOP_SECONDS} s deadline each); time slice {} fuel; {cores} cores; load average {}",
+        config.slice_fuel,
         load_average()
     );
     println!(

@@ -63,7 +63,7 @@
 //!
 //! | limit | default | protects | when reached |
 //! | --- | --- | --- | --- |
-//! | `fuel` per call | 20e9 units (~1 per wasm instruction, 10–30 s of CPU) | the host's CPU, deterministically: the same input stops at the same point anywhere | `States.Timeout`, cause "ran out of fuel" |
+//! | `fuel` per call | 20e9 units (~1 per wasm instruction, 1–2 s of CPU) | the host's CPU, deterministically: the same input stops at the same point anywhere | `States.Timeout`, cause "ran out of fuel" |
 //! | `timeout_seconds` (or the state's `TimeoutSeconds`) | 60 s | wall-clock time, including time blocked in host calls | `States.Timeout`, cause "ran past its deadline" |
 //! | `memory_mib` per call | 256 MiB, at most 4096 | the host's memory: all linear memories of the call together | `Sandbox.MemoryLimitExceeded` |
 //! | state input/output size | 256 KiB of compact JSON (`host run --payload-limit`) | the engine's memory and history | `States.DataLimitExceeded` |
@@ -79,10 +79,10 @@
 //! itself runs at most 64 calls at once across all tenants (more wait): keep
 //! the sum of the tenants' `max_concurrent_tasks` under that, so a busy
 //! tenant cannot fill every slot. When several calls of one execution run
-//! at once (Parallel, Map), the execution's fuel is re-checked at every
-//! epoch tick (10 ms), so together they may overshoot the budget by what
-//! they burn in one tick; calls that run one after another stay within it
-//! exactly.
+//! at once (Parallel, Map), the execution's fuel is re-checked at the end of
+//! every time slice (10 million units), so together they may overshoot the
+//! budget by about one slice each; calls that run one after another stay
+//! within it exactly.
 
 mod manifest;
 
@@ -356,7 +356,7 @@ pub fn load_runner(path: &Path) -> anyhow::Result<Arc<dyn TaskRunner>> {
 }
 
 /// The process's one sandbox, with [`SandboxConfig::default`] settings,
-/// created on first use: one engine, one epoch ticker, one compiled copy of
+/// created on first use: one engine, one compiled copy of
 /// each component per process.
 pub fn shared_sandbox() -> anyhow::Result<Sandbox> {
     static SHARED: OnceLock<Sandbox> = OnceLock::new();

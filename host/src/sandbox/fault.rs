@@ -5,7 +5,6 @@
 //! guest's panic message, a `task-error` → its own name, output that is
 //! not JSON → `Sandbox.InvalidOutput`. Never panics, whatever the guest did.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,31 +13,6 @@ use wasmtime::Trap;
 use super::limits::{MemoryLimitHit, mib};
 use super::tenants::ExecutionFuel;
 use crate::errors::{AslError, names};
-
-/// Raised by the epoch callback once the wall-clock deadline has passed.
-#[derive(Debug)]
-pub(crate) struct DeadlineHit;
-
-impl fmt::Display for DeadlineHit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the call's deadline passed")
-    }
-}
-
-impl std::error::Error for DeadlineHit {}
-
-/// Raised by the epoch callback once other calls of the same execution
-/// have spent the tenant's fuel budget for it.
-#[derive(Debug)]
-pub(crate) struct ExecutionFuelHit;
-
-impl fmt::Display for ExecutionFuelHit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the execution's fuel budget ran out")
-    }
-}
-
-impl std::error::Error for ExecutionFuelHit {}
 
 /// Where a call's deadline came from, for the cause.
 #[derive(Debug, Clone, Copy)]
@@ -98,14 +72,6 @@ impl Budget<'_> {
         pool: Option<&ExecutionFuel>,
     ) -> AslError {
         let root = error.root_cause();
-        if root.downcast_ref::<DeadlineHit>().is_some() {
-            return self.deadline_error();
-        }
-        if let Some(pool) = pool
-            && root.downcast_ref::<ExecutionFuelHit>().is_some()
-        {
-            return pool.exhausted(self.task);
-        }
         let pool_spent = pool.filter(|p| p.left() == 0);
         if let Some(hit) = root.downcast_ref::<MemoryLimitHit>() {
             return AslError::new(

@@ -5,8 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The default fuel budget: 20 billion units, roughly 10–30 seconds of
-/// guest CPU on a current machine (about one unit per wasm instruction).
+/// The default fuel budget: 20 billion units (about one per wasm
+/// instruction), 1–2 seconds of guest CPU on the benchmark machine: W4's
+/// filter burns about 10 units a nanosecond, a tight loop about 20.
 pub const DEFAULT_FUEL: u64 = 20_000_000_000;
 /// The default memory limit: 256 MiB across all linear memories of a call.
 pub const DEFAULT_MEMORY_BYTES: u64 = 256 << 20;
@@ -32,8 +33,9 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// Wall-clock deadline, used when the state has no `TimeoutSeconds`.
     /// Measured from the start of instantiation; covers time spent in host
-    /// calls (a blocking sleep) as well as guest code. Checked on every
-    /// epoch tick, so it is precise to about one tick. Hitting it ends the
+    /// calls (a blocking sleep) as well as guest code. Checked at the end
+    /// of every time slice (about a millisecond of guest CPU; see
+    /// `SandboxConfig::slice_fuel`) and whenever a host call waits. Hitting it ends the
     /// call with `States.Timeout`. Default [`DEFAULT_TIMEOUT`].
     pub timeout: Duration,
 }

@@ -1,5 +1,5 @@
 //! wasmtime, narrowed to what Sandstep needs: one engine, compiled
-//! components cached on disk, a fresh store per call, fuel / epoch / memory
+//! components cached on disk, a fresh store per call, fuel / deadline / memory
 //! bounds, deny-by-default WASI, and traps mapped to ASL errors.
 //!
 //! The call path: [`Sandbox::load`] compiles a component once (or loads it
@@ -17,10 +17,11 @@
 //! This module knows nothing of manifests or `Resource` strings (that is
 //! `resources/`) nor of states and retries (that is `engine/`).
 //!
-//! Engine settings: fuel metering, epoch interruption with one ticker
-//! thread per [`Sandbox`] (every [`SandboxConfig::epoch_tick`]; at each
-//! tick a running call yields to tokio so many calls share threads
-//! fairly, and checks its deadline), and the pooling allocator sized for
+//! Engine settings: fuel metering, time slices (`slices.rs`: a running call
+//! yields to tokio every [`SandboxConfig::slice_fuel`] units of fuel, so
+//! many calls share threads fairly, and its deadline is checked; without
+//! fuel, epoch interruption with one ticker thread per [`Sandbox`] ends the
+//! slices instead), and the pooling allocator sized for
 //! [`SandboxConfig::max_instances`] concurrent calls, falling back to
 //! on-demand allocation when the address space cannot be reserved.
 
@@ -33,6 +34,7 @@ mod limits;
 mod net;
 mod quota;
 mod secrets;
+mod slices;
 mod tenants;
 
 use std::collections::HashMap;
@@ -47,11 +49,11 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-    ProfilingStrategy, Store, UpdateDeadline,
+    ProfilingStrategy, Store,
 };
 
 use crate::errors::{AslError, names};
-use fault::{Budget, DeadlineHit, DeadlineSource};
+use fault::{Budget, DeadlineSource};
 use host::{CallState, TaskPre, WitContext};
 
 pub use cache::{CompileOrigin, default_cache_dir};
@@ -62,6 +64,7 @@ pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT, Limits};
 pub use net::NetRule;
 pub use quota::ENTRY_BYTES;
 pub use secrets::{Secret, SecretValue};
+pub use slices::DEFAULT_SLICE_FUEL;
 pub use tenants::{
     Admission, DEFAULT_MAX_CONCURRENT_TASKS, DEFAULT_MEMORY_CEILING_BYTES, DEFAULT_TENANT,
     ExecutionFuel, Tenant, TenantLimits,
@@ -102,8 +105,13 @@ pub struct SandboxConfig {
     /// The most calls that run at once; more wait for a free slot instead
     /// of failing. Sizes the pool. Default 64.
     pub max_instances: u32,
-    /// How often the epoch ticker ticks: the time slice after which a
-    /// running call yields, and the precision of deadlines. Default 10 ms.
+    /// With fuel metering, the fuel a running call burns between yields:
+    /// its time slice, and the precision of its deadline and of a shared
+    /// execution budget: about a millisecond of guest CPU. Default
+    /// [`DEFAULT_SLICE_FUEL`], 10 million.
+    pub slice_fuel: u64,
+    /// Without fuel metering, how often the epoch ticker ticks: the time
+    /// slice instead of `slice_fuel`. Default 10 ms.
     pub epoch_tick: Duration,
     /// Bytes of stdout, and separately of stderr, kept per call (head and
     /// tail); the rest is counted and dropped. Default 64 KiB.
@@ -123,6 +131,7 @@ impl Default for SandboxConfig {
             cache: CacheSetting::Default,
             pooling: true,
             max_instances: 64,
+            slice_fuel: DEFAULT_SLICE_FUEL,
             epoch_tick: Duration::from_millis(10),
             capture_bytes: 64 * 1024,
             log_bytes: 64 * 1024,
@@ -145,6 +154,7 @@ struct Inner {
     compiled: Mutex<HashMap<[u8; 32], Component>>,
     allocator: Allocator,
     slots: Arc<Semaphore>,
+    slice_fuel: u64,
     capture_bytes: usize,
     log_bytes: usize,
     consume_fuel: bool,
@@ -219,7 +229,9 @@ impl Sandbox {
         host::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking the host interfaces")?;
-        spawn_ticker(&engine, config.epoch_tick)?;
+        if !config.consume_fuel {
+            spawn_ticker(&engine, config.epoch_tick)?;
+        }
         let cache_dir = match &config.cache {
             CacheSetting::Default => default_cache_dir(),
             CacheSetting::Dir(dir) => Some(dir.clone()),
@@ -234,6 +246,7 @@ impl Sandbox {
                 compiled: Mutex::default(),
                 allocator,
                 slots: Arc::new(Semaphore::new(config.max_instances.max(1) as usize)),
+                slice_fuel: config.slice_fuel.max(1),
                 capture_bytes: config.capture_bytes,
                 log_bytes: config.log_bytes,
                 consume_fuel: config.consume_fuel,
@@ -481,12 +494,15 @@ impl Sandbox {
             .min(pool.map_or(u64::MAX, |p| p.left()));
         let meter = pool.map(|p| Arc::new(tenants::FuelMeter::new(p.clone(), fuel)));
         let deadline = started + budget.timeout;
-        let fueled = if metered {
-            store.set_fuel(fuel)
+        let sliced = if metered {
+            store
+                .set_fuel(fuel)
+                .and_then(|()| store.fuel_async_yield_interval(Some(self.inner.slice_fuel)))
         } else {
+            store.epoch_deadline_async_yield_and_update(1);
             Ok(())
         };
-        let (result, fuel_consumed) = match fueled {
+        let (result, fuel_consumed) = match sliced {
             Err(why) => (
                 Err(AslError::new(
                     names::TASK_FAILED,
@@ -495,33 +511,6 @@ impl Sandbox {
                 None,
             ),
             Ok(()) => {
-                let tick_meter = meter.clone();
-                store.epoch_deadline_callback(move |mut store| {
-                    if Instant::now() >= deadline {
-                        return Err(wasmtime::Error::new(DeadlineHit));
-                    }
-                    if let Some(meter) = &tick_meter {
-                        // Other calls of the execution burn the same budget.
-                        let own = store.get_fuel()?;
-                        let left = meter.sync(own);
-                        if left == 0 {
-                            return Err(wasmtime::Error::new(fault::ExecutionFuelHit));
-                        }
-                        if left < own {
-                            store.set_fuel(left)?;
-                            meter.refuelled(left);
-                        }
-                    }
-                    // tokio's own yield defers the call behind every task
-                    // already waiting, the global queue included; a plain
-                    // `Yield` can leave a newly spawned call unpolled for
-                    // many ticks while busy guests take turns.
-                    Ok(UpdateDeadline::YieldCustom(
-                        1,
-                        Box::pin(tokio::task::yield_now()),
-                    ))
-                });
-                store.set_epoch_deadline(1);
                 let ctx = WitContext {
                     execution_id: call.execution_id.to_owned(),
                     state_name: call.state_name.to_owned(),
@@ -531,9 +520,28 @@ impl Sandbox {
                     let task = component.pre.instantiate_async(&mut store).await?;
                     task.call_run(&mut store, call.input, &ctx).await
                 };
-                // The epoch callback ends busy guests; this also ends guests
+                // A metered slice burns at least `slice_fuel`: charge that
+                // much to the execution's budget at each end, and stop once
+                // other calls of the execution have spent it.
+                let mut charged = 0u64;
+                let at_slice_end = || {
+                    if Instant::now() >= deadline {
+                        return Err(slices::Stop::Deadline);
+                    }
+                    if let Some(meter) = &meter {
+                        charged = charged.saturating_add(self.inner.slice_fuel).min(fuel);
+                        if meter.sync(fuel - charged) == 0 {
+                            return Err(slices::Stop::ExecutionFuel);
+                        }
+                    }
+                    Ok(())
+                };
+                // Slice ends stop busy guests; this also ends guests
                 // blocked in a host call (a sleep) when the deadline passes.
-                let ended = tokio::time::timeout_at(deadline.into(), attempt).await;
+                let ended =
+                    tokio::time::timeout_at(deadline.into(), slices::sliced(attempt, at_slice_end))
+                        .await
+                        .unwrap_or(Err(slices::Stop::Deadline));
                 let left = store.get_fuel().ok().filter(|_| metered);
                 if let (Some(meter), Some(left)) = (&meter, left) {
                     meter.sync(left);
@@ -545,7 +553,10 @@ impl Sandbox {
                 let stderr_text = stderr.snapshot().text;
                 let pool = meter.as_deref().map(tenants::FuelMeter::pool);
                 let result = match ended {
-                    Err(_elapsed) => Err(budget.deadline_error()),
+                    Err(slices::Stop::Deadline) => Err(budget.deadline_error()),
+                    Err(slices::Stop::ExecutionFuel) => Err(pool
+                        .map(|pool| pool.exhausted(call.task))
+                        .unwrap_or_else(|| budget.deadline_error())),
                     Ok(Err(error)) => Err(budget.failure(&error, &stderr_text, pool)),
                     Ok(Ok(returned)) => {
                         let returned = returned.map_err(|e| (e.error, e.cause));
@@ -619,7 +630,8 @@ fn base_config(settings: &SandboxConfig) -> Config {
     config
         .wasm_component_model(true)
         .consume_fuel(settings.consume_fuel)
-        .epoch_interruption(true);
+        // Fuel ends time slices when it is on (see `slices.rs`).
+        .epoch_interruption(!settings.consume_fuel);
     if std::env::var_os(PERF_MAP_VAR).is_some_and(|v| v == "1") {
         config.profiler(ProfilingStrategy::PerfMap);
     }

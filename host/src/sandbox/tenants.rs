@@ -8,8 +8,9 @@
 //! Fairness between tenants comes from two things: a tenant's calls queue
 //! only behind that tenant's own calls (its concurrency cap keeps it from
 //! filling the sandbox's instance slots), and every running call yields at
-//! each epoch tick, so a newly admitted call of another tenant waits about
-//! one tick per running call per core before it gets a thread.
+//! the end of each time slice (`slices.rs`), so a newly admitted call of
+//! another tenant waits about one slice per running call per core before
+//! it gets a thread.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -272,7 +273,7 @@ impl ExecutionFuel {
 }
 
 /// Charges one call's fuel to its execution's budget as it burns it: at
-/// every epoch tick and once more at the end.
+/// the end of every time slice and once more at the end of the call.
 #[derive(Debug)]
 pub(crate) struct FuelMeter {
     pool: Arc<ExecutionFuel>,
@@ -304,12 +305,6 @@ impl FuelMeter {
         self.burnt.fetch_add(burnt, Ordering::AcqRel);
         self.pool.charge(burnt);
         self.pool.left()
-    }
-
-    /// The store's fuel was set to `units` (lowered to what the execution
-    /// has left).
-    pub fn refuelled(&self, units: u64) {
-        self.last.store(units, Ordering::Release);
     }
 
     /// What the call has burnt, as of the last sync.
@@ -410,10 +405,10 @@ mod tests {
         let meter = FuelMeter::new(pool.clone(), 1_000);
         assert_eq!(meter.sync(700), 700, "300 burnt");
         assert_eq!(meter.sync(700), 700, "nothing more");
-        meter.refuelled(500);
-        assert_eq!(meter.sync(0), 200, "500 more burnt after a refuel");
+        assert_eq!(meter.sync(200), 200, "500 more burnt");
         assert_eq!(meter.burnt(), 800);
-        assert_eq!(meter.sync(0), 200, "nothing more");
+        assert_eq!(meter.sync(200), 200, "nothing more");
+        assert_eq!(meter.sync(300), 200, "a store never gains fuel back");
         FuelMeter::new(pool.clone(), 200).sync(0);
         let spent = tenant
             .admit("t", &Limits::default(), "e1")

@@ -259,7 +259,7 @@ async fn a_guest_blocked_in_a_host_call_hits_the_deadline() {
 
 #[test]
 fn busy_guests_yield_so_others_progress_on_one_thread() {
-    // A current-thread runtime: without epoch yields the echo call could not
+    // A current-thread runtime: without time slices the echo call could not
     // even start before every loop had ended.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -177,6 +177,55 @@ async fn an_executions_calls_share_the_tenants_fuel_budget() {
     assert_eq!(spun.usage.and_then(|u| u.fuel_consumed), Some(budget));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_running_at_once_are_stopped_when_their_execution_has_spent_its_budget() {
+    // Each loop's own fuel (20e9) is far above the budget: only the budget,
+    // charged at the end of every slice, can stop them while both run.
+    let slice = SandboxConfig::default().slice_fuel;
+    let budget = 50 * slice;
+    let runner = Arc::new(tasks(&format!(
+        r#"
+        [tenants.acme]
+        fuel_per_execution = {budget}
+        [tasks.spin]
+        component = {spin:?}
+        tenant = "acme"
+        timeout_seconds = 60
+        "#,
+        spin = guests::INFINITE_LOOP,
+    )));
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let runner = Arc::clone(&runner);
+            tokio::spawn(async move { invoke(&runner, "wasm:spin", &json!({}), "e1").await })
+        })
+        .collect();
+    let mut burnt = 0;
+    for spin in loops {
+        let outcome = spin.await.expect("the call task joins");
+        let error = outcome.result.expect_err("a loop never returns");
+        assert_eq!(error.error, names::TIMEOUT, "{error}");
+        assert!(
+            error.cause.contains("used its whole fuel budget"),
+            "{error}"
+        );
+        burnt += outcome
+            .usage
+            .and_then(|u| u.fuel_consumed)
+            .expect("metered");
+    }
+    let used = runner
+        .tenant("acme")
+        .and_then(|t| t.execution_fuel_used("e1"))
+        .expect("the execution is known");
+    assert_eq!(used, burnt, "the budget was charged what the calls burnt");
+    // Each call may finish the slice it is in when the budget runs out.
+    assert!(
+        (budget..=budget + 2 * slice).contains(&used),
+        "used {used} of a budget of {budget} (slices of {slice})"
+    );
+}
+
 #[test]
 fn a_task_over_its_tenants_memory_ceiling_is_refused_at_load() {
     let text = format!(
