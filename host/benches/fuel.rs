@@ -1,8 +1,10 @@
 //! What fuel metering costs: the example tasks `filter`, `dedupe` and
 //! `enrich` on realistic inputs, each call timed in a sandbox compiled with
 //! fuel metering (the default) and in one compiled without
-//! ([`SandboxConfig::consume_fuel`] off: only the epoch deadline bounds
-//! CPU), alternating call by call so load on the machine hits both alike.
+//! ([`SandboxConfig::consume_fuel`] off: only the deadline bounds CPU, and
+//! epoch interruption, which fuel replaces when it is on, ends the time
+//! slices), alternating call by call so load on the machine hits both alike.
+//! The difference is what fuel's checks cost over epochs'.
 //! Prints the median per call and the overhead; asserts nothing about time.
 //!
 //! Run with `cargo bench -p sandstep-host --bench fuel`. It builds the
