@@ -35,8 +35,9 @@ pub struct Limits {
     /// Measured from the start of instantiation; covers time spent in host
     /// calls (a blocking sleep) as well as guest code. Checked at the end
     /// of every time slice (about a millisecond of guest CPU; see
-    /// `SandboxConfig::slice_fuel`) and whenever a host call waits. Hitting it ends the
-    /// call with `States.Timeout`. Default [`DEFAULT_TIMEOUT`].
+    /// `SandboxConfig::slice_fuel`) and whenever a host call waits.
+    /// Hitting it ends the call with `States.Timeout`. Default
+    /// [`DEFAULT_TIMEOUT`].
     pub timeout: Duration,
 }
 

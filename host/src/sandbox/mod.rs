@@ -499,6 +499,7 @@ impl Sandbox {
                 .set_fuel(fuel)
                 .and_then(|()| store.fuel_async_yield_interval(Some(self.inner.slice_fuel)))
         } else {
+            store.set_epoch_deadline(1);
             store.epoch_deadline_async_yield_and_update(1);
             Ok(())
         };

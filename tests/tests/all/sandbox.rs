@@ -585,6 +585,61 @@ fn a_file_that_is_not_a_component_is_refused_at_load() {
     );
 }
 
+#[test]
+fn without_fuel_metering_epochs_end_the_slices() {
+    // Fuel off: the engine compiles epoch checks in instead, and a busy
+    // guest still yields on a one-thread runtime and stops at its deadline.
+    let sandbox = Sandbox::new(&SandboxConfig {
+        cache: CacheSetting::Disabled,
+        consume_fuel: false,
+        ..SandboxConfig::default()
+    })
+    .expect("the sandbox starts");
+    let spin = sandbox
+        .load(Path::new(guests::INFINITE_LOOP))
+        .expect("loads");
+    let echo = sandbox.load(Path::new(guests::ECHO)).expect("loads");
+    let call = |input| Invocation {
+        task: "probe",
+        input,
+        execution_id: "arn:sandstep:states:local:execution:test:1",
+        state_name: "Probe",
+        retry_count: 0,
+        timeout: None,
+        concurrent: true,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let limits = Limits {
+            timeout: Duration::from_millis(500),
+            ..Limits::default()
+        };
+        let looping = {
+            let (sandbox, limits) = (sandbox.clone(), limits.clone());
+            tokio::spawn(async move {
+                let outcome = sandbox
+                    .run(&spin, &limits, &Grants::default(), call("{}"))
+                    .await;
+                (outcome.result, outcome.fuel_consumed)
+            })
+        };
+        tokio::task::yield_now().await;
+        let echoed = sandbox
+            .run(&echo, &Limits::default(), &Grants::default(), call("[1]"))
+            .await;
+        assert_eq!(echoed.result, Ok(json!([1])));
+        assert!(!looping.is_finished(), "echo ran while the loop still spun");
+        let (result, fuel) = looping.await.expect("joined");
+        let error = result.expect_err("a loop never returns");
+        assert_eq!(error.error, names::TIMEOUT);
+        assert!(error.cause.contains("deadline of 0.5s"), "{error}");
+        assert_eq!(fuel, None, "nothing is metered");
+    });
+}
+
 #[tokio::test]
 async fn compiled_components_are_cached_on_disk_and_corrupt_entries_recompiled() {
     let cache = tempfile::tempdir().expect("temp dir");
