@@ -86,6 +86,19 @@ pub(crate) fn component(path: &str) -> TaskComponent {
     c
 }
 
+/// A call of the task "probe" from the state "Probe" of a test execution.
+pub(crate) fn probe_call(input: &str, timeout: Option<Duration>) -> Invocation<'_> {
+    Invocation {
+        task: "probe",
+        input,
+        execution_id: "arn:sandstep:states:local:execution:test:1",
+        state_name: "Probe",
+        retry_count: 0,
+        timeout,
+        concurrent: true,
+    }
+}
+
 pub(crate) async fn run_with(
     path: &str,
     input: &str,
@@ -94,20 +107,7 @@ pub(crate) async fn run_with(
     timeout: Option<Duration>,
 ) -> Outcome {
     sandbox()
-        .run(
-            &component(path),
-            limits,
-            grants,
-            Invocation {
-                task: "probe",
-                input,
-                execution_id: "arn:sandstep:states:local:execution:test:1",
-                state_name: "Probe",
-                retry_count: 0,
-                timeout,
-                concurrent: true,
-            },
-        )
+        .run(&component(path), limits, grants, probe_call(input, timeout))
         .await
 }
 
@@ -599,15 +599,6 @@ fn without_fuel_metering_epochs_end_the_slices() {
         .load(Path::new(guests::INFINITE_LOOP))
         .expect("loads");
     let echo = sandbox.load(Path::new(guests::ECHO)).expect("loads");
-    let call = |input| Invocation {
-        task: "probe",
-        input,
-        execution_id: "arn:sandstep:states:local:execution:test:1",
-        state_name: "Probe",
-        retry_count: 0,
-        timeout: None,
-        concurrent: true,
-    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -621,14 +612,19 @@ fn without_fuel_metering_epochs_end_the_slices() {
             let (sandbox, limits) = (sandbox.clone(), limits.clone());
             tokio::spawn(async move {
                 let outcome = sandbox
-                    .run(&spin, &limits, &Grants::default(), call("{}"))
+                    .run(&spin, &limits, &Grants::default(), probe_call("{}", None))
                     .await;
                 (outcome.result, outcome.fuel_consumed)
             })
         };
         tokio::task::yield_now().await;
         let echoed = sandbox
-            .run(&echo, &Limits::default(), &Grants::default(), call("[1]"))
+            .run(
+                &echo,
+                &Limits::default(),
+                &Grants::default(),
+                probe_call("[1]", None),
+            )
             .await;
         assert_eq!(echoed.result, Ok(json!([1])));
         assert!(!looping.is_finished(), "echo ran while the loop still spun");
