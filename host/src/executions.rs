@@ -30,7 +30,7 @@ use crate::engine::{
 };
 use crate::store::{
     ExecutionRecord, ExecutionStatus, Finish, OwnerLock, Recorder, SqliteStore, StopRequest, Store,
-    StoredEvent, owner_alive,
+    StoreError, StoredEvent, owner_alive,
 };
 
 /// How often a running execution looks for a stop request.
@@ -373,6 +373,14 @@ impl Executions {
     /// unsuccessful steps and runs it to its end.
     pub async fn redrive(&self, id: &str) -> anyhow::Result<Execution> {
         let record = self.store.get(id)?;
+        // The store checks the status again, atomically with the redrive.
+        if let Some(reason) = record.redrive_refusal() {
+            return Err(StoreError::ExecutionNotRedrivable {
+                arn: record.arn,
+                reason,
+            }
+            .into());
+        }
         let events = self.store.events(&record.arn)?;
         let live: Vec<&KeyedEvent> = events
             .iter()
@@ -480,7 +488,7 @@ pub fn describe(record: &ExecutionRecord) -> Value {
         "input": crate::engine::history::text(&record.input),
         "inputDetails": {"included": true},
         "redriveCount": record.redrive_count,
-        "redriveStatus": if record.status.is_redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
+        "redriveStatus": if record.redrive_refusal().is_none() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
     });
     if let Some(object) = described.as_object_mut() {
         if let Some(stop) = record.stop_date {
@@ -499,11 +507,7 @@ pub fn describe(record: &ExecutionRecord) -> Value {
         if let Some(date) = record.redrive_date {
             object.insert("redriveDate".into(), json!(format_timestamp(date)));
         }
-        if !record.status.is_redrivable() {
-            let reason = match record.status {
-                ExecutionStatus::Running => "Execution is RUNNING and cannot be redriven",
-                _ => "Execution is SUCCEEDED and cannot be redriven",
-            };
+        if let Some(reason) = record.redrive_refusal() {
             object.insert("redriveStatusReason".into(), json!(reason));
         }
     }

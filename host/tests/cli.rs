@@ -373,6 +373,54 @@ fn executions_are_recorded_listed_described_and_redriven() {
 }
 
 #[test]
+fn a_standard_execution_that_never_ends_stops_at_25000_events_and_is_not_redrivable() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({"StartAt": "Spin", "States": {
+            "Spin": {"Type": "Choice",
+                "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}],
+                "Default": "Spin"},
+            "Done": {"Type": "Succeed"}
+        }}),
+    );
+    let db = dir.path("runs.db");
+    let with_db = |args: &[&str]| {
+        let mut all: Vec<&Path> = args.iter().map(Path::new).collect();
+        all.extend([Path::new("--db"), db.as_path()]);
+        host(&all)
+    };
+    let run = with_db(&["run", pipeline.to_str().expect("utf-8"), "--name", "spin"]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert!(
+        err.contains(
+            "States.Runtime: The execution reached the maximum number of history events (25000)."
+        ) && err.contains("--type express"),
+        "{err}"
+    );
+
+    let described = stdout_json(&with_db(&["describe", "spin"]));
+    assert_eq!(described["redriveStatus"], "NOT_REDRIVABLE");
+    assert_eq!(
+        described["redriveStatusReason"],
+        "Execution history event limit exceeded"
+    );
+    let redrive = with_db(&["redrive", "spin"]);
+    assert_eq!(redrive.status.code(), Some(2));
+    assert!(
+        stderr(&redrive).contains("Execution history event limit exceeded"),
+        "{}",
+        stderr(&redrive)
+    );
+    let history = stdout_json(&with_db(&["history", "spin", "--json"]));
+    let events = history["events"].as_array().expect("events");
+    assert_eq!(events.len(), 25_000);
+    assert_eq!(events[24_999]["type"], "ExecutionFailed");
+    assert_eq!(events[24_999]["id"], 25_000);
+}
+
+#[test]
 fn a_stopped_execution_ends_aborted() {
     let dir = Dir::new();
     let pipeline = dir.write(

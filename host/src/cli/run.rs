@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::pipeline;
 use crate::asl::MachineType;
+use crate::engine::history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE};
 use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, NoTasks, Status, TaskRunner};
 use crate::executions::{Executions, RunOptions, Start};
 use crate::resources::{Manifest, WasmTasks};
@@ -204,6 +205,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .map(|c| format!(": {c}"))
             .unwrap_or_default()
     );
+    if execution.cause.as_deref() == Some(HISTORY_FULL_CAUSE) {
+        eprintln!(
+            "host: a Standard execution keeps at most {HISTORY_EVENT_LIMIT} history events, as on AWS. \
+             Run it with --type express (no history cap), or give a large Map \
+             \"ProcessorConfig\": {{\"Mode\": \"DISTRIBUTED\"}} so each item has a history of its own"
+        );
+    }
     Ok(ExitCode::from(1))
 }
 

@@ -9,7 +9,7 @@
 //! fields inside details are JSON *text*, as on AWS's wire.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -59,6 +59,14 @@ pub fn format_timestamp(t: OffsetDateTime) -> String {
     )
 }
 
+/// AWS's cap on a Standard execution's history: event 25,000 is its
+/// `ExecutionFailed` (`States.Runtime`, [`HISTORY_FULL_CAUSE`]).
+pub const HISTORY_EVENT_LIMIT: u64 = 25_000;
+
+/// The cause AWS gives when an execution reaches [`HISTORY_EVENT_LIMIT`].
+pub const HISTORY_FULL_CAUSE: &str =
+    "The execution reached the maximum number of history events (25000).";
+
 /// The events of one execution, appended by every branch and iteration.
 #[derive(Default)]
 pub struct History {
@@ -69,6 +77,10 @@ pub struct History {
     sink: Option<Arc<dyn EventSink>>,
     /// The last id handed out.
     last_id: AtomicU64,
+    /// The id only the execution's own final event may take.
+    limit: Option<u64>,
+    /// An event was refused at `limit`: the execution must stop.
+    full: AtomicBool,
 }
 
 impl History {
@@ -87,6 +99,41 @@ impl History {
         self
     }
 
+    /// Caps the history at `limit` events, the last of them the
+    /// execution's own: other events past the cap are refused and
+    /// [`is_full`](Self::is_full) turns true.
+    pub fn with_event_limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// An event was refused at the cap; the run must end.
+    pub fn is_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
+    }
+
+    /// The next id, or `None` when the event is refused at the cap. Only
+    /// the execution's own events (`Execution*`) may take the last id, so a
+    /// full history still ends with its terminal event.
+    fn next_id(&self, kind: &str) -> Option<u64> {
+        let Some(limit) = self.limit else {
+            return Some(self.last_id.fetch_add(1, Ordering::Relaxed) + 1);
+        };
+        let own = kind.starts_with("Execution");
+        let taken = self
+            .last_id
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                (last + 1 < limit || own).then_some(last + 1)
+            });
+        match taken {
+            Ok(last) => Some(last + 1),
+            Err(_) => {
+                self.full.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
     /// Whether events are rendered at all (kept in memory or sent to a store).
     pub fn is_recording(&self) -> bool {
         self.record || self.sink.is_some()
@@ -98,7 +145,9 @@ impl History {
 
     /// Appends an event and returns its id. `key`, `timestamp` and
     /// `details` are only called when events are recorded, so an
-    /// unrecorded run pays for none of them.
+    /// unrecorded run pays for none of them. An event refused at the cap
+    /// is dropped and gets the last id handed out; the run stops at its
+    /// next [`is_full`](Self::is_full) check.
     pub fn emit(
         &self,
         key: impl FnOnce() -> EventKey,
@@ -107,14 +156,17 @@ impl History {
         timestamp: impl FnOnce() -> OffsetDateTime,
         details: impl FnOnce() -> Option<(&'static str, Value)>,
     ) -> u64 {
+        let refused = || self.last_id.load(Ordering::Relaxed);
         if !self.is_recording() {
-            return self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+            return self.next_id(kind).unwrap_or_else(refused);
         }
         let details = details();
         let timestamp = timestamp();
         // Ids are handed out under the lock so the kept events stay in id order.
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let Some(id) = self.next_id(kind) else {
+            return refused();
+        };
         let event = HistoryEvent {
             id,
             previous_event_id,

@@ -31,7 +31,7 @@ use crate::asl::model::StateMachine;
 use crate::errors::names;
 use crate::query::jsonata::JsonataError;
 use context::ExecutionInfo;
-use history::{History, format_timestamp};
+use history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE, History, format_timestamp};
 use journal::{EventSink, Journal};
 use run::{Failure, Run};
 
@@ -151,7 +151,9 @@ impl Engine {
         let deadline = machine
             .timeout_seconds
             .map(|s| start + time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)));
-        let mut history = History::new(request.record_history);
+        // Express executions keep no history on AWS, so have no cap.
+        let limit = (request.kind == ExecutionType::Standard).then_some(HISTORY_EVENT_LIMIT);
+        let mut history = History::new(request.record_history).with_event_limit(limit);
         let mut journal = Arc::new(Journal::default());
         if let Some(durable) = durable {
             history = history.with_sink(durable.sink, durable.last_id);
@@ -214,6 +216,17 @@ impl Engine {
                     history::error_details("executionFailedEventDetails", &e.error, &e.cause)
                 });
                 (Status::Failed, None, Some(e.error), Some(e.cause))
+            }
+            Err(Failure::HistoryFull) => {
+                run.emit_frame(&root, terminal_seq, cursor, "ExecutionFailed", || {
+                    history::error_details(
+                        "executionFailedEventDetails",
+                        names::RUNTIME,
+                        HISTORY_FULL_CAUSE,
+                    )
+                });
+                let (error, cause) = (names::RUNTIME.to_owned(), HISTORY_FULL_CAUSE.to_owned());
+                (Status::Failed, None, Some(error), Some(cause))
             }
             Err(Failure::TimedOut) => {
                 let error = names::TIMEOUT.to_owned();

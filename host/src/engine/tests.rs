@@ -95,3 +95,113 @@ async fn the_context_keeps_the_execution_input_after_states_change_theirs() {
         Some(json!({"now": "changed", "original": {"a": "given"}}))
     );
 }
+
+/// Counts `$.i` up to `n`: four events per round (Choice and Pass, each
+/// entered and exited).
+fn count_to(n: u64) -> Value {
+    json!({"StartAt": "Check", "States": {
+        "Check": {"Type": "Choice",
+            "Choices": [{"Variable": "$.i", "NumericGreaterThanEquals": n, "Next": "Done"}],
+            "Default": "Add"},
+        "Add": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)"}, "Next": "Check"},
+        "Done": {"Type": "Succeed"}
+    }})
+}
+
+async fn run_as(definition: Value, kind: super::ExecutionType, record: bool) -> super::Execution {
+    let machine = crate::asl::parse(&definition).unwrap_or_else(|p| panic!("{p:?}"));
+    let mut request = ExecutionRequest::new("test", json!({"i": 0}));
+    request.kind = kind;
+    request.record_history = record;
+    Engine::new(Arc::new(Recording::default()))
+        .execute(&machine, request)
+        .await
+}
+
+#[tokio::test]
+async fn a_standard_execution_fails_at_event_25000_as_on_aws() {
+    let execution = run_as(count_to(7_000), super::ExecutionType::Standard, true).await;
+    assert_eq!(execution.status, Status::Failed);
+    assert_eq!(execution.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        execution.cause.as_deref(),
+        Some("The execution reached the maximum number of history events (25000).")
+    );
+    let ids: Vec<u64> = execution.history.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=25_000).collect::<Vec<_>>());
+    let last = execution.history.last().expect("events");
+    assert_eq!(last.kind, "ExecutionFailed");
+    assert_eq!(
+        last.details.as_ref().map(|d| &d.1["error"]),
+        Some(&json!("States.Runtime"))
+    );
+
+    // Unrecorded events count as well.
+    let unrecorded = run_as(count_to(7_000), super::ExecutionType::Standard, false).await;
+    assert_eq!(unrecorded.error.as_deref(), Some("States.Runtime"));
+    assert!(unrecorded.history.is_empty());
+}
+
+#[tokio::test]
+async fn express_executions_have_no_history_cap() {
+    let execution = run_as(count_to(7_000), super::ExecutionType::Express, true).await;
+    assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.cause);
+    assert_eq!(execution.output, Some(json!({"i": 7_000})));
+    assert_eq!(execution.history.len(), 2 + 7_000 * 4 + 4);
+}
+
+#[tokio::test]
+async fn no_catcher_handles_a_full_history() {
+    let definition = json!({"StartAt": "Fan", "States": {
+        "Fan": {"Type": "Parallel", "Branches": [count_to(7_000)],
+            "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}],
+            "Catch": [
+                {"ErrorEquals": ["States.Runtime"], "Next": "Caught"},
+                {"ErrorEquals": ["States.ALL"], "Next": "Caught"}
+            ],
+            "End": true},
+        "Caught": {"Type": "Succeed"}
+    }});
+    let execution = run_as(definition, super::ExecutionType::Standard, true).await;
+    assert_eq!(execution.status, Status::Failed);
+    assert_eq!(execution.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(execution.history.len(), 25_000);
+    assert!(
+        !execution.history.iter().any(|e| e.kind.contains("Caught")),
+        "no state ran after the cap"
+    );
+}
+
+#[test]
+fn a_loop_that_never_waits_lets_other_tasks_run() {
+    let definition = json!({"TimeoutSeconds": 1, "StartAt": "Spin", "States": {
+        "Spin": {"Type": "Choice",
+            "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}],
+            "Default": "Spin"},
+        "Done": {"Type": "Succeed"}
+    }});
+    // One thread: the ticker runs only when the loop yields to the runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let ticks = std::sync::atomic::AtomicU32::new(0);
+    let ticker = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let execution = runtime.block_on(async {
+        tokio::select! {
+            execution = run_as(definition, super::ExecutionType::Express, false) => execution,
+            () = ticker => unreachable!("the ticker never ends"),
+        }
+    });
+    assert_eq!(execution.status, Status::TimedOut);
+    let ticked = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        ticked >= 5,
+        "the ticker ran {ticked} times in the loop's second"
+    );
+}

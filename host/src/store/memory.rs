@@ -256,10 +256,10 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         let entry = inner.entry(arn)?;
         let status = entry.record.status;
-        if !status.is_redrivable() {
+        if let Some(reason) = status.redrive_refusal() {
             return Err(StoreError::ExecutionNotRedrivable {
                 arn: arn.to_owned(),
-                status: status.as_str().to_owned(),
+                reason,
             });
         }
         if let Some(&missing) = superseded_ids.iter().find(|id| !entry.ids.contains(id)) {

@@ -149,10 +149,17 @@ impl ExecutionStatus {
 
     /// FAILED, TIMED_OUT and ABORTED executions can be redriven.
     pub fn is_redrivable(self) -> bool {
-        matches!(
-            self,
-            ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
-        )
+        self.redrive_refusal().is_none()
+    }
+
+    /// AWS's `redriveStatusReason` for an execution in this status that
+    /// cannot be redriven.
+    pub fn redrive_refusal(self) -> Option<&'static str> {
+        match self {
+            ExecutionStatus::Running => Some("Execution is RUNNING and cannot be redriven"),
+            ExecutionStatus::Succeeded => Some("Execution is SUCCEEDED and cannot be redriven"),
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => None,
+        }
     }
 }
 
@@ -259,6 +266,18 @@ impl ExecutionRecord {
             stop_request: None,
         }
     }
+
+    /// AWS's `redriveStatusReason` when this execution cannot be redriven:
+    /// its status, or a history already at the event cap.
+    pub fn redrive_refusal(&self) -> Option<&'static str> {
+        let history_full = self.error.as_deref() == Some(crate::errors::names::RUNTIME)
+            && self.cause.as_deref() == Some(crate::engine::history::HISTORY_FULL_CAUSE);
+        match self.status.redrive_refusal() {
+            Some(reason) => Some(reason),
+            None if history_full => Some("Execution history event limit exceeded"),
+            None => None,
+        }
+    }
 }
 
 /// What `host stop` asks for: the error and cause of the `ExecutionAborted` event.
@@ -331,8 +350,8 @@ pub enum StoreError {
     )]
     AmbiguousName { name: String, arns: Vec<String> },
     /// AWS's `ExecutionNotRedrivable`, with its reason text.
-    #[error("Execution is {status} and cannot be redriven: '{arn}'")]
-    ExecutionNotRedrivable { arn: String, status: String },
+    #[error("{reason}: '{arn}'")]
+    ExecutionNotRedrivable { arn: String, reason: &'static str },
     #[error(
         "event {id} of '{arn}' is already recorded (same id, or same key frame '{frame}' visit {visit} seq {seq}): the engine sent it twice"
     )]

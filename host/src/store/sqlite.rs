@@ -537,10 +537,10 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = self.immediate(&mut conn)?;
         let (execution, status) = self.find(&tx, arn)?;
-        if !status.is_redrivable() {
+        if let Some(reason) = status.redrive_refusal() {
             return Err(StoreError::ExecutionNotRedrivable {
                 arn: arn.to_owned(),
-                status: status.as_str().to_owned(),
+                reason,
             });
         }
         {
