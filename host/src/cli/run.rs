@@ -208,7 +208,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if execution.cause.as_deref() == Some(HISTORY_FULL_CAUSE) {
         eprintln!(
             "host: a Standard execution keeps at most {HISTORY_EVENT_LIMIT} history events, as on AWS. \
-             Run it with --type express (no history cap), or give a large Map \
+             Run it with --type express (no history cap, but at most 5 minutes), or give a large Map \
              \"ProcessorConfig\": {{\"Mode\": \"DISTRIBUTED\"}} so each item has a history of its own"
         );
     }

@@ -148,9 +148,13 @@ impl Engine {
             state_machine_arn,
             state_machine_name: request.state_machine_name,
         };
-        let deadline = machine
+        let timeout = machine
             .timeout_seconds
-            .map(|s| start + time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)));
+            .map_or(request.kind.max_duration(), |s| {
+                time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
+                    .min(request.kind.max_duration())
+            });
+        let deadline = start + timeout;
         // Express executions keep no history on AWS, so have no cap.
         let limit = (request.kind == ExecutionType::Standard).then_some(HISTORY_EVENT_LIMIT);
         let mut history = History::new(request.record_history).with_event_limit(limit);
@@ -169,7 +173,7 @@ impl Engine {
             info,
             history,
             journal,
-            deadline,
+            deadline: Some(deadline),
             transitions: Default::default(),
         };
         run.emit_frame(&root, 0, 0, "ExecutionStarted", || {
@@ -184,21 +188,17 @@ impl Engine {
         });
         let mut cursor = 0;
         let mut vars = serde_json::Map::new();
-        let outcome = match deadline {
-            // A real-time deadline also bounds tasks and sleeps in flight.
-            Some(deadline) if !self.clock.is_virtual() => {
-                let left = std::time::Duration::try_from(deadline - start).unwrap_or_default();
-                tokio::time::timeout(
-                    left,
-                    run.run_machine(machine, root.clone(), input, &mut cursor, &mut vars),
-                )
+        let run_all = run.run_machine(machine, root.clone(), input, &mut cursor, &mut vars);
+        let outcome = if self.clock.is_virtual() {
+            run_all.await
+        } else {
+            // A real-time deadline also bounds tasks and sleeps in flight; a
+            // resumed execution has only what is left since its start.
+            let left =
+                std::time::Duration::try_from(deadline - self.clock.now()).unwrap_or_default();
+            tokio::time::timeout(left, run_all)
                 .await
                 .unwrap_or(Err(Failure::TimedOut))
-            }
-            _ => {
-                run.run_machine(machine, root.clone(), input, &mut cursor, &mut vars)
-                    .await
-            }
         };
         let (status, output, error, cause) = match outcome {
             Ok(output) => {
@@ -287,13 +287,24 @@ fn visit_tasks(machine: &StateMachine, at: &str, f: &mut dyn FnMut(&str, &str)) 
     }
 }
 
-/// `STANDARD` or `EXPRESS`, as in AWS. Both run in memory today; the type
-/// shapes the execution ARN.
+/// `STANDARD` or `EXPRESS`, as in AWS: the type shapes the execution ARN,
+/// the history cap and the longest an execution may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExecutionType {
     #[default]
     Standard,
     Express,
+}
+
+impl ExecutionType {
+    /// The longest an execution may run, whatever its `TimeoutSeconds`
+    /// says: a year for Standard, five minutes for Express (AWS's quotas).
+    pub fn max_duration(self) -> time::Duration {
+        match self {
+            ExecutionType::Standard => time::Duration::days(365),
+            ExecutionType::Express => time::Duration::minutes(5),
+        }
+    }
 }
 
 /// What to run: the input, and how to name and record the execution.

@@ -205,3 +205,43 @@ fn a_loop_that_never_waits_lets_other_tasks_run() {
         "the ticker ran {ticked} times in the loop's second"
     );
 }
+
+#[tokio::test]
+async fn express_executions_time_out_after_five_minutes_whatever_their_timeout() {
+    let run = |kind, timeout_seconds: Option<u64>| async move {
+        let mut definition = json!({"StartAt": "Nap", "States": {
+            "Nap": {"Type": "Wait", "Seconds": 3600, "End": true}
+        }});
+        if let Some(seconds) = timeout_seconds {
+            definition["TimeoutSeconds"] = json!(seconds);
+        }
+        let machine = crate::asl::parse(&definition).unwrap_or_else(|p| panic!("{p:?}"));
+        let mut request = ExecutionRequest::new("test", json!({}));
+        request.kind = kind;
+        Engine::new(Arc::new(Recording::default()))
+            .with_clock(super::Clock::virtual_time())
+            .execute(&machine, request)
+            .await
+    };
+    for timeout in [None, Some(7200)] {
+        let express = run(super::ExecutionType::Express, timeout).await;
+        assert_eq!(
+            express.status,
+            Status::TimedOut,
+            "TimeoutSeconds {timeout:?}"
+        );
+        // The virtual clock runs on real time too: compare whole seconds.
+        assert_eq!(
+            (express.stop_date - express.start_date).whole_seconds(),
+            300
+        );
+        let standard = run(super::ExecutionType::Standard, timeout).await;
+        assert_eq!(
+            standard.status,
+            Status::Succeeded,
+            "TimeoutSeconds {timeout:?}"
+        );
+    }
+    let shorter = run(super::ExecutionType::Express, Some(60)).await;
+    assert_eq!((shorter.stop_date - shorter.start_date).whole_seconds(), 60);
+}
