@@ -1,5 +1,7 @@
 //! `host bench`: N executions of a pipeline in one process, with latency
 //! quantiles, throughput and peak memory, to size pipelines and compare runs.
+//! They run as Express executions, in memory: no history cap, and at most
+//! 5 minutes each, as on AWS.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -31,6 +31,8 @@ enum Command {
     /// Check a pipeline without running it; list every problem.
     Validate(validate::ValidateArgs),
     /// Run a pipeline many times and print latency, throughput and peak memory.
+    ///
+    /// Each run is an Express execution in memory: no history cap, at most 5 minutes.
     Bench(bench::BenchArgs),
     /// List the recorded executions.
     #[command(subcommand)]
