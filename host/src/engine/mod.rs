@@ -148,12 +148,10 @@ impl Engine {
             state_machine_arn,
             state_machine_name: request.state_machine_name,
         };
-        let timeout = machine
-            .timeout_seconds
-            .map_or(request.kind.max_duration(), |s| {
-                time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
-                    .min(request.kind.max_duration())
-            });
+        let longest = request.kind.max_duration();
+        let timeout = machine.timeout_seconds.map_or(longest, |s| {
+            time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)).min(longest)
+        });
         let deadline = start + timeout;
         // Express executions keep no history on AWS, so have no cap.
         let limit = (request.kind == ExecutionType::Standard).then_some(HISTORY_EVENT_LIMIT);
@@ -173,7 +171,7 @@ impl Engine {
             info,
             history,
             journal,
-            deadline: Some(deadline),
+            deadline,
             transitions: Default::default(),
         };
         run.emit_frame(&root, 0, 0, "ExecutionStarted", || {

@@ -81,7 +81,8 @@ pub(crate) struct Run<'e> {
     pub history: History,
     /// What an earlier run of this execution recorded (empty for a new one).
     pub journal: Arc<Journal>,
-    pub deadline: Option<OffsetDateTime>,
+    /// `TimeoutSeconds` from the start, within the type's longest run.
+    pub deadline: OffsetDateTime,
     /// States entered so far, Map iterations and Parallel branches included.
     pub transitions: std::sync::atomic::AtomicU64,
 }
@@ -221,13 +222,10 @@ impl<'e> Run<'e> {
     /// On the virtual clock, ends a run past its deadline. On the real one
     /// a timer does (see `Engine::execute`), so no state reads the clock.
     fn check_deadline(&self) -> Result<(), Failure> {
-        match self.deadline {
-            Some(deadline)
-                if self.engine.clock.is_virtual() && self.engine.clock.now() >= deadline =>
-            {
-                Err(Failure::TimedOut)
-            }
-            _ => Ok(()),
+        let clock = &self.engine.clock;
+        match clock.is_virtual() && clock.now() >= self.deadline {
+            true => Err(Failure::TimedOut),
+            false => Ok(()),
         }
     }
 
@@ -242,13 +240,10 @@ impl<'e> Run<'e> {
     /// Sleeps on the engine's clock, cut short by the execution deadline.
     async fn sleep(&self, duration: Duration) -> Result<(), Failure> {
         self.check_history()?;
-        if let Some(deadline) = self.deadline {
-            let left = deadline - self.engine.clock.now();
-            let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
-            if left <= duration {
-                self.engine.clock.sleep(left).await;
-                return Err(Failure::TimedOut);
-            }
+        let left = Duration::try_from(self.deadline - self.engine.clock.now()).unwrap_or_default();
+        if left <= duration {
+            self.engine.clock.sleep(left).await;
+            return Err(Failure::TimedOut);
         }
         self.engine.clock.sleep(duration).await;
         Ok(())

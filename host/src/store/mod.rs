@@ -147,13 +147,8 @@ impl ExecutionStatus {
         }
     }
 
-    /// FAILED, TIMED_OUT and ABORTED executions can be redriven.
-    pub fn is_redrivable(self) -> bool {
-        self.redrive_refusal().is_none()
-    }
-
     /// AWS's `redriveStatusReason` for an execution in this status that
-    /// cannot be redriven.
+    /// cannot be redriven: FAILED, TIMED_OUT and ABORTED ones can be.
     pub fn redrive_refusal(self) -> Option<&'static str> {
         match self {
             ExecutionStatus::Running => Some("Execution is RUNNING and cannot be redriven"),
