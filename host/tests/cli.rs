@@ -31,6 +31,13 @@ fn host(args: &[&Path]) -> Output {
         .expect("the host binary runs")
 }
 
+/// `host ARGS --db DB`.
+fn host_with_db(db: &Path, args: &[&str]) -> Output {
+    let mut all: Vec<&Path> = args.iter().map(Path::new).collect();
+    all.extend([Path::new("--db"), db]);
+    host(&all)
+}
+
 fn stdout_json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -306,11 +313,7 @@ fn executions_are_recorded_listed_described_and_redriven() {
     let dir = Dir::new();
     let pipeline = dir.write("pipeline.json", &fails_until_redriven());
     let db = dir.path("runs.db");
-    let with_db = |args: &[&str]| {
-        let mut all: Vec<&Path> = args.iter().map(Path::new).collect();
-        all.extend([Path::new("--db"), db.as_path()]);
-        host(&all)
-    };
+    let with_db = |args: &[&str]| host_with_db(&db, args);
     let run = with_db(&[
         "run",
         pipeline.to_str().expect("utf-8"),
@@ -385,11 +388,7 @@ fn a_standard_execution_that_never_ends_stops_at_25000_events_and_is_not_redriva
         }}),
     );
     let db = dir.path("runs.db");
-    let with_db = |args: &[&str]| {
-        let mut all: Vec<&Path> = args.iter().map(Path::new).collect();
-        all.extend([Path::new("--db"), db.as_path()]);
-        host(&all)
-    };
+    let with_db = |args: &[&str]| host_with_db(&db, args);
     let run = with_db(&["run", pipeline.to_str().expect("utf-8"), "--name", "spin"]);
     assert_eq!(run.status.code(), Some(1));
     let err = stderr(&run);
