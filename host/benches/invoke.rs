@@ -2,8 +2,8 @@
 //! component, JSON in and out, through the engine's `TaskRunner` door.
 //! Compares the pooling and on-demand allocators, fuel metering on and off,
 //! 1 KB and 100 KB payloads (the `echo` guest returns its input), W4's
-//! filter task on W4's input, and the cost of the host's JSON round trip
-//! alone, all measured in the same run.
+//! filter task on W4's input, the fixed cost of a call (`echo-empty`), and
+//! the cost of the host's JSON round trip alone, all measured in the same run.
 //!
 //! Run with `cargo bench -p sandstep-host --bench invoke`. It builds the
 //! `echo` guest of tests/guests and the `filter` example task first (needs
@@ -48,6 +48,12 @@ fn bench(c: &mut Criterion) {
     let w4_input: Option<Value> = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/bench/workloads/w4.input.json"
+    ))
+    .ok()
+    .and_then(|t| serde_json::from_str(&t).ok());
+    let w4_result: Option<Value> = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/bench/workloads/w4.expected.json"
     ))
     .ok()
     .and_then(|t| serde_json::from_str(&t).ok());
@@ -102,6 +108,11 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| rt.block_on(tasks.invoke(call("wasm:echo", input))))
             });
         }
+        // The fixed cost of a call: a fresh store and instance, a log line, `{}` in and out.
+        let empty = json!({});
+        group.bench_function(BenchmarkId::new("echo-empty", &id), |b| {
+            b.iter(|| rt.block_on(tasks.invoke(call("wasm:echo", &empty))))
+        });
         if let Some(w4) = &w4_input {
             let out = rt
                 .block_on(tasks.invoke(call("wasm:filter", w4)))
@@ -119,6 +130,19 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let text = serde_json::to_string(input).expect("serializes");
                 serde_json::from_str::<Value>(&text).expect("parses")
+            })
+        });
+    }
+    // W4's share of that: its input out, the filter's result back in.
+    if let (Some(w4), Some(result)) = (&w4_input, &w4_result) {
+        let result_text = serde_json::to_string(result).expect("serializes");
+        group.bench_function(BenchmarkId::new("json-round-trip-only", "w4"), |b| {
+            b.iter(|| {
+                let text = serde_json::to_string(w4).expect("serializes");
+                (
+                    text,
+                    serde_json::from_str::<Value>(&result_text).expect("parses"),
+                )
             })
         });
     }
