@@ -374,7 +374,7 @@ impl Executions {
     pub async fn redrive(&self, id: &str) -> anyhow::Result<Execution> {
         let record = self.store.get(id)?;
         // The store checks the status again, atomically with the redrive.
-        if let Some(reason) = record.redrive_refusal() {
+        if let Some(reason) = record.redrive_refusal(OffsetDateTime::now_utc()) {
             return Err(StoreError::ExecutionNotRedrivable {
                 arn: record.arn,
                 reason,
@@ -479,6 +479,7 @@ fn execution_of(record: &ExecutionRecord) -> Execution {
 
 /// A stored record shaped like AWS `DescribeExecution`.
 pub fn describe(record: &ExecutionRecord) -> Value {
+    let refusal = record.redrive_refusal(OffsetDateTime::now_utc());
     let mut described = json!({
         "executionArn": record.arn,
         "stateMachineArn": crate::engine::state_machine_arn(&record.state_machine_name),
@@ -488,7 +489,7 @@ pub fn describe(record: &ExecutionRecord) -> Value {
         "input": crate::engine::history::text(&record.input),
         "inputDetails": {"included": true},
         "redriveCount": record.redrive_count,
-        "redriveStatus": if record.redrive_refusal().is_none() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
+        "redriveStatus": if refusal.is_none() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
     });
     if let Some(object) = described.as_object_mut() {
         if let Some(stop) = record.stop_date {
@@ -507,7 +508,7 @@ pub fn describe(record: &ExecutionRecord) -> Value {
         if let Some(date) = record.redrive_date {
             object.insert("redriveDate".into(), json!(format_timestamp(date)));
         }
-        if let Some(reason) = record.redrive_refusal() {
+        if let Some(reason) = refusal {
             object.insert("redriveStatusReason".into(), json!(reason));
         }
     }

@@ -420,6 +420,62 @@ fn a_standard_execution_that_never_ends_stops_at_25000_events_and_is_not_redriva
 }
 
 #[test]
+fn an_execution_that_ended_more_than_14_days_ago_is_not_redrivable() {
+    use sandstep_host::engine::{ExecutionType, execution_arn};
+    use sandstep_host::store::{ExecutionRecord, ExecutionStatus, SqliteStore, Store};
+    use time::{Duration, OffsetDateTime};
+
+    let dir = Dir::new();
+    let db = dir.path("runs.db");
+    let ended = OffsetDateTime::now_utc() - Duration::days(15);
+    let old = |name: &str, stop_date| ExecutionRecord {
+        status: ExecutionStatus::Failed,
+        error: Some("States.TaskFailed".into()),
+        stop_date: Some(stop_date),
+        ..ExecutionRecord::new_running(
+            execution_arn(ExecutionType::Standard, "Demo", name),
+            name,
+            "Demo",
+            ExecutionType::Standard,
+            pass_pipeline().to_string(),
+            json!({}),
+            ended - Duration::minutes(1),
+        )
+    };
+    let store = SqliteStore::open(&db).expect("open the store");
+    store
+        .create(&old("stale", ended), &[])
+        .expect("seed an old execution");
+    // Started as long ago, but ended (after a redrive, say) within the window.
+    let recent = OffsetDateTime::now_utc() - Duration::days(13);
+    store
+        .create(&old("recent", recent), &[])
+        .expect("seed a recent execution");
+    drop(store);
+
+    let with_db = |args: &[&str]| host_with_db(&db, args);
+    let described = stdout_json(&with_db(&["describe", "stale"]));
+    assert_eq!(described["redriveStatus"], "NOT_REDRIVABLE");
+    assert_eq!(
+        described["redriveStatusReason"],
+        "Execution redrivable period exceeded"
+    );
+    let redrive = with_db(&["redrive", "stale"]);
+    assert_eq!(redrive.status.code(), Some(2));
+    let err = stderr(&redrive);
+    assert!(
+        err.contains("Execution redrivable period exceeded")
+            && err.contains("start a new execution")
+            && err.contains("host describe stale"),
+        "{err}"
+    );
+
+    let described = stdout_json(&with_db(&["describe", "recent"]));
+    assert_eq!(described["redriveStatus"], "REDRIVABLE", "{described}");
+    assert!(described.get("redriveStatusReason").is_none());
+}
+
+#[test]
 fn a_stopped_execution_ends_aborted() {
     let dir = Dir::new();
     let pipeline = dir.write(

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::engine::history::format_timestamp;
 use crate::executions::{self, Executions};
-use crate::store::{ExecutionStatus, StopRequest, StoredEvent};
+use crate::store::{ExecutionStatus, StopRequest, StoreError, StoredEvent};
 
 /// Where the executions are: shared by every command here.
 #[derive(Debug, Args)]
@@ -198,7 +198,32 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
 
 pub fn redrive(args: IdArgs) -> anyhow::Result<ExitCode> {
     let executions = args.db.open()?;
-    let execution = runtime()?.block_on(executions.redrive(&args.id))?;
+    let execution = match runtime()?.block_on(executions.redrive(&args.id)) {
+        Ok(execution) => execution,
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(StoreError::ExecutionNotRedrivable { .. })
+            ) =>
+        {
+            eprintln!("host: {e:#}");
+            let record = executions.store().get(&args.id)?;
+            match record.status {
+                ExecutionStatus::Running => eprintln!(
+                    "host: wait for it to end, or stop it with `host stop {}`",
+                    record.name
+                ),
+                ExecutionStatus::Succeeded => {}
+                _ => eprintln!(
+                    "host: start a new execution of the pipeline instead; `host describe {}` \
+                     shows the input it ran with",
+                    record.name
+                ),
+            }
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e),
+    };
     let record = executions.store().get(&execution.execution_arn)?;
     print_json(&executions::describe(&record))?;
     Ok(exit_for(record.status))

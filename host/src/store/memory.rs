@@ -66,6 +66,7 @@ impl Entry {
 
     fn push_events(&mut self, events: &[KeyedEvent]) {
         for event in events {
+            self.record.last_event_id = self.record.last_event_id.max(event.event.id);
             self.ids.insert(event.event.id);
             self.live_keys.insert(event.key.clone());
             self.events.push(StoredEvent {
@@ -108,7 +109,10 @@ impl Inner {
                     });
                 }
                 let mut entry = Entry {
-                    record: (**record).clone(),
+                    record: ExecutionRecord {
+                        last_event_id: 0,
+                        ..(**record).clone()
+                    },
                     events: Vec::new(),
                     ids: HashSet::new(),
                     live_keys: HashSet::new(),
@@ -157,6 +161,7 @@ impl Inner {
                     entry.ids.remove(&stored.event.event.id);
                     entry.live_keys.remove(&stored.event.key);
                 }
+                entry.record.last_event_id = entry.ids.iter().copied().max().unwrap_or(0);
             }
             Undo::Finished(i, record) => self.executions[i].record = *record,
         }

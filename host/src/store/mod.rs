@@ -227,6 +227,9 @@ pub struct ExecutionRecord {
     pub owner: Option<String>,
     /// Set by `host stop` for the owner to act on.
     pub stop_request: Option<StopRequest>,
+    /// The id of its latest history event (0 before the first). Stores fill
+    /// it in from the events when they read a record and ignore it on writes.
+    pub last_event_id: u64,
 }
 
 impl ExecutionRecord {
@@ -259,21 +262,40 @@ impl ExecutionRecord {
             redrive_date: None,
             owner: None,
             stop_request: None,
+            last_event_id: 0,
         }
     }
 
-    /// AWS's `redriveStatusReason` when this execution cannot be redriven:
-    /// its status, or a history already at the event cap.
-    pub fn redrive_refusal(&self) -> Option<&'static str> {
-        let history_full = self.error.as_deref() == Some(crate::errors::names::RUNTIME)
-            && self.cause.as_deref() == Some(crate::engine::history::HISTORY_FULL_CAUSE);
-        match self.status.redrive_refusal() {
-            Some(reason) => Some(reason),
-            None if history_full => Some("Execution history event limit exceeded"),
-            None => None,
+    /// AWS's `redriveStatusReason` when this execution cannot be redriven
+    /// at `now` (checklist REDRIVE-02, STAT-03): its status; a history with
+    /// no room for `ExecutionRedriven` and one event more; a start a year or
+    /// more ago (the longest a Standard execution may run); or an end more
+    /// than [`REDRIVE_WINDOW`] ago.
+    pub fn redrive_refusal(&self, now: OffsetDateTime) -> Option<&'static str> {
+        use crate::engine::history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE};
+        if let Some(reason) = self.status.redrive_refusal() {
+            return Some(reason);
         }
+        let at_cap = self.error.as_deref() == Some(crate::errors::names::RUNTIME)
+            && self.cause.as_deref() == Some(HISTORY_FULL_CAUSE);
+        if at_cap || self.last_event_id + 2 > HISTORY_EVENT_LIMIT {
+            return Some("Execution history event limit exceeded");
+        }
+        if now - self.start_date >= self.kind.max_duration() {
+            return Some("Execution has exceeded the max execution time");
+        }
+        if self
+            .stop_date
+            .is_some_and(|stop| now - stop > REDRIVE_WINDOW)
+        {
+            return Some("Execution redrivable period exceeded");
+        }
+        None
     }
 }
+
+/// How long after its end an execution may still be redriven: AWS's 14 days.
+pub const REDRIVE_WINDOW: time::Duration = time::Duration::days(14);
 
 /// What `host stop` asks for: the error and cause of the `ExecutionAborted` event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -386,7 +386,9 @@ impl SqliteStore {
         param: Option<&str>,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM executions {filter} ORDER BY start_date DESC, id DESC"
+            "SELECT {RECORD_COLUMNS}, \
+             (SELECT COALESCE(MAX(e.id), 0) FROM events e WHERE e.execution = executions.id) \
+             FROM executions {filter} ORDER BY start_date DESC, id DESC"
         );
         let mut st = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = match param {
@@ -702,10 +704,11 @@ struct RawRecord {
     stop_requested: bool,
     stop_error: Option<String>,
     stop_cause: Option<String>,
+    last_event_id: i64,
 }
 
 impl RawRecord {
-    /// Reads the columns in [`RECORD_COLUMNS`] order.
+    /// Reads the columns in [`RECORD_COLUMNS`] order, then the latest event id.
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
         Ok(RawRecord {
             arn: r.get(0)?,
@@ -728,6 +731,7 @@ impl RawRecord {
             stop_requested: r.get(17)?,
             stop_error: r.get(18)?,
             stop_cause: r.get(19)?,
+            last_event_id: r.get(20)?,
         })
     }
 
@@ -759,6 +763,7 @@ impl RawRecord {
                 error: self.stop_error,
                 cause: self.stop_cause,
             }),
+            last_event_id: u64::try_from(self.last_event_id).map_err(|e| unreadable(a, e))?,
             arn: String::new(),
         };
         Ok(ExecutionRecord { arn, ..record })

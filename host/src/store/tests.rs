@@ -113,6 +113,10 @@ both_stores!(
 fn round_trip(store: &dyn Store) {
     let rec = record("run-1", T0);
     store.create(&rec, &[started()]).expect("create");
+    let rec = ExecutionRecord {
+        last_event_id: 1,
+        ..rec
+    };
     assert_eq!(store.get(&rec.arn).expect("get"), rec);
     let events = vec![
         event(2, "", 0, 0, "PassStateEntered"),
@@ -149,6 +153,7 @@ fn round_trip(store: &dyn Store) {
     assert_eq!(done.output, Some(json!({"done": true})));
     assert_eq!(done.stop_date, Some(T0 + time::Duration::seconds(5)));
     assert_eq!(done.owner, None, "a finished execution has no owner");
+    assert_eq!(done.last_event_id, 3);
     assert_eq!(
         ExecutionRecord {
             status: ExecutionStatus::Running,
@@ -157,6 +162,7 @@ fn round_trip(store: &dyn Store) {
             cause: None,
             stop_date: None,
             owner: rec.owner.clone(),
+            last_event_id: 1,
             ..done
         },
         rec
@@ -213,6 +219,7 @@ fn a_batch_is_all_or_nothing(store: &dyn Store) {
     let a = store.get(&arn("a")).expect("get");
     assert_eq!((a.status, a.output), (ExecutionStatus::Running, None));
     assert_eq!(live(&store.events(&arn("a")).expect("events")), vec![1]);
+    assert_eq!(a.last_event_id, 1, "the refused event 2 is not counted");
 
     // The same batch without the bad write commits the final event and status together.
     store.write(&batch[..2]).expect("write");
@@ -220,6 +227,7 @@ fn a_batch_is_all_or_nothing(store: &dyn Store) {
     assert_eq!(a.status, ExecutionStatus::Succeeded);
     assert_eq!(a.output, Some(json!({"done": true})));
     assert_eq!(live(&store.events(&arn("a")).expect("events")), vec![1, 2]);
+    assert_eq!(a.last_event_id, 2);
 
     let err = store
         .write(&[Write::Events {
@@ -351,6 +359,7 @@ fn redrive_bookkeeping(store: &dyn Store) {
     let events = store.events(&arn(name)).expect("events");
     assert_eq!(events.len(), 5);
     assert_eq!(live(&events), vec![1, 2, 5]);
+    assert_eq!(r.last_event_id, 5, "superseded events still hold their ids");
 
     // The re-run records a new event where the superseded one was.
     let retried = event(6, "", 0, 1, "TaskStateSucceeded");
@@ -486,6 +495,61 @@ fn statuses_have_aws_names() {
     assert!(err.to_string().contains("'running'"));
 }
 
+#[test]
+fn redrive_eligibility_follows_aws() {
+    use time::Duration;
+    let stopped = T0 + Duration::hours(1);
+    let failed = ExecutionRecord {
+        status: ExecutionStatus::Failed,
+        stop_date: Some(stopped),
+        last_event_id: 40,
+        ..record("f", T0)
+    };
+    let reason = |record: &ExecutionRecord, now| record.redrive_refusal(now);
+    assert_eq!(reason(&failed, stopped), None);
+
+    // Within 14 days of the end, not after.
+    assert_eq!(reason(&failed, stopped + REDRIVE_WINDOW), None);
+    assert_eq!(
+        reason(&failed, stopped + REDRIVE_WINDOW + Duration::seconds(1)),
+        Some("Execution redrivable period exceeded")
+    );
+
+    // A year after the start is the longest a Standard execution may run,
+    // even when it ended more recently.
+    let long = ExecutionRecord {
+        stop_date: Some(T0 + Duration::days(360)),
+        ..failed.clone()
+    };
+    assert_eq!(reason(&long, T0 + Duration::days(364)), None);
+    assert_eq!(
+        reason(&long, T0 + Duration::days(365)),
+        Some("Execution has exceeded the max execution time")
+    );
+
+    // A redrive appends `ExecutionRedriven` and needs room for one more event.
+    let history = |last_event_id| ExecutionRecord {
+        last_event_id,
+        ..failed.clone()
+    };
+    assert_eq!(reason(&history(24_998), stopped), None);
+    assert_eq!(
+        reason(&history(24_999), stopped),
+        Some("Execution history event limit exceeded")
+    );
+
+    // The status comes first.
+    let running = ExecutionRecord {
+        status: ExecutionStatus::Running,
+        stop_date: None,
+        ..history(24_999)
+    };
+    assert_eq!(
+        reason(&running, stopped),
+        Some("Execution is RUNNING and cannot be redriven")
+    );
+}
+
 // ---- SQLite files ----
 
 fn bytes(path: &Path) -> Vec<u8> {
@@ -504,7 +568,11 @@ fn sqlite_persists_and_creates_its_directory() {
             .expect("create");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.get(&arn("p")).expect("get"), record("p", T0));
+    let expected = ExecutionRecord {
+        last_event_id: 1,
+        ..record("p", T0)
+    };
+    assert_eq!(store.get(&arn("p")).expect("get"), expected);
     assert_eq!(store.events(&arn("p")).expect("events").len(), 1);
     // A second connection (another process) sees and adds to the same file.
     let other = SqliteStore::open_with(&path, Synchronous::Normal).expect("second");
