@@ -2,8 +2,9 @@
 //! component, JSON in and out, through the engine's `TaskRunner` door.
 //! Compares the pooling and on-demand allocators, fuel metering on and off,
 //! 1 KB and 100 KB payloads (the `echo` guest returns its input), W4's
-//! filter task on W4's input, the fixed cost of a call (`echo-empty`), and
-//! the cost of the host's JSON round trip alone, all measured in the same run.
+//! filter task on W4's input, the fixed cost of a call (`echo-empty`), the
+//! cost of the host's JSON round trip alone, and a native scan of W4's input,
+//! all measured in the same run.
 //!
 //! Run with `cargo bench -p sandstep-host --bench invoke`. It builds the
 //! `echo` guest of tests/guests and the `filter` example task first (needs
@@ -135,6 +136,11 @@ fn bench(c: &mut Criterion) {
     }
     // W4's share of that: its input out, the filter's result back in.
     if let (Some(w4), Some(result)) = (&w4_input, &w4_result) {
+        // The least any parser of W4's input can do, natively: read it through, keeping nothing.
+        let w4_text = serde_json::to_string(w4).expect("serializes");
+        group.bench_function(BenchmarkId::new("json-scan-only", "w4"), |b| {
+            b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(&w4_text).expect("scans"))
+        });
         let result_text = serde_json::to_string(result).expect("serializes");
         group.bench_function(BenchmarkId::new("json-round-trip-only", "w4"), |b| {
             b.iter(|| {
