@@ -272,13 +272,10 @@ impl ExecutionRecord {
     /// more ago (the longest a Standard execution may run); or an end more
     /// than [`REDRIVE_WINDOW`] ago.
     pub fn redrive_refusal(&self, now: OffsetDateTime) -> Option<&'static str> {
-        use crate::engine::history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE};
         if let Some(reason) = self.status.redrive_refusal() {
             return Some(reason);
         }
-        let at_cap = self.error.as_deref() == Some(crate::errors::names::RUNTIME)
-            && self.cause.as_deref() == Some(HISTORY_FULL_CAUSE);
-        if at_cap || self.last_event_id + 2 > HISTORY_EVENT_LIMIT {
+        if self.last_event_id + 2 > crate::engine::history::HISTORY_EVENT_LIMIT {
             return Some("Execution history event limit exceeded");
         }
         if now - self.start_date >= self.kind.max_duration() {
