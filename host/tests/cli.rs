@@ -38,6 +38,20 @@ fn host_with_db(db: &Path, args: &[&str]) -> Output {
     host(&all)
 }
 
+/// Checks that `describe` shows execution `name` as not redrivable for
+/// `reason` and that `redrive` refuses it with exit code 2, naming the
+/// reason; returns what `redrive` printed on stderr.
+fn assert_not_redrivable(db: &Path, name: &str, reason: &str) -> String {
+    let described = stdout_json(&host_with_db(db, &["describe", name]));
+    assert_eq!(described["redriveStatus"], "NOT_REDRIVABLE");
+    assert_eq!(described["redriveStatusReason"], reason);
+    let redrive = host_with_db(db, &["redrive", name]);
+    assert_eq!(redrive.status.code(), Some(2));
+    let err = stderr(&redrive);
+    assert!(err.contains(reason), "{err}");
+    err
+}
+
 fn stdout_json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -399,19 +413,7 @@ fn a_standard_execution_that_never_ends_stops_at_25000_events_and_is_not_redriva
         "{err}"
     );
 
-    let described = stdout_json(&with_db(&["describe", "spin"]));
-    assert_eq!(described["redriveStatus"], "NOT_REDRIVABLE");
-    assert_eq!(
-        described["redriveStatusReason"],
-        "Execution history event limit exceeded"
-    );
-    let redrive = with_db(&["redrive", "spin"]);
-    assert_eq!(redrive.status.code(), Some(2));
-    assert!(
-        stderr(&redrive).contains("Execution history event limit exceeded"),
-        "{}",
-        stderr(&redrive)
-    );
+    assert_not_redrivable(&db, "spin", "Execution history event limit exceeded");
     let history = stdout_json(&with_db(&["history", "spin", "--json"]));
     let events = history["events"].as_array().expect("events");
     assert_eq!(events.len(), 25_000);
@@ -453,24 +455,13 @@ fn an_execution_that_ended_more_than_14_days_ago_is_not_redrivable() {
         .expect("seed a recent execution");
     drop(store);
 
-    let with_db = |args: &[&str]| host_with_db(&db, args);
-    let described = stdout_json(&with_db(&["describe", "stale"]));
-    assert_eq!(described["redriveStatus"], "NOT_REDRIVABLE");
-    assert_eq!(
-        described["redriveStatusReason"],
-        "Execution redrivable period exceeded"
-    );
-    let redrive = with_db(&["redrive", "stale"]);
-    assert_eq!(redrive.status.code(), Some(2));
-    let err = stderr(&redrive);
+    let err = assert_not_redrivable(&db, "stale", "Execution redrivable period exceeded");
     assert!(
-        err.contains("Execution redrivable period exceeded")
-            && err.contains("start a new execution")
-            && err.contains("host describe stale"),
+        err.contains("start a new execution") && err.contains("host describe stale"),
         "{err}"
     );
 
-    let described = stdout_json(&with_db(&["describe", "recent"]));
+    let described = stdout_json(&host_with_db(&db, &["describe", "recent"]));
     assert_eq!(described["redriveStatus"], "REDRIVABLE", "{described}");
     assert!(described.get("redriveStatusReason").is_none());
 }
