@@ -27,6 +27,33 @@ impl AslError {
     pub fn runtime(cause: impl Into<String>) -> Self {
         Self::new(names::RUNTIME, cause)
     }
+
+    /// Cut to AWS's limits: an error name of at most [`ERROR_MAX_CHARS`]
+    /// characters, a cause of at most [`CAUSE_MAX_CHARS`], each keeping its
+    /// beginning. The engine bounds every error that enters it (a task's
+    /// result, a Fail state, a failure it raises itself) before anything
+    /// records, matches or reports it, so events, the store, describe and
+    /// the host's messages all carry the bounded text.
+    pub fn bounded(mut self) -> Self {
+        truncate_chars(&mut self.error, ERROR_MAX_CHARS);
+        truncate_chars(&mut self.cause, CAUSE_MAX_CHARS);
+        self
+    }
+}
+
+/// The longest error name AWS keeps (`SendTaskFailure`, history events).
+pub const ERROR_MAX_CHARS: usize = 256;
+/// The longest cause AWS keeps.
+pub const CAUSE_MAX_CHARS: usize = 32_768;
+
+/// Keeps the first `max` characters of `text`.
+fn truncate_chars(text: &mut String, max: usize) {
+    // Only a text longer in bytes can be longer in characters.
+    if text.len() > max
+        && let Some((at, _)) = text.char_indices().nth(max)
+    {
+        text.truncate(at);
+    }
 }
 
 impl fmt::Display for AslError {
@@ -40,6 +67,21 @@ impl fmt::Display for AslError {
 }
 
 impl std::error::Error for AslError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_keeps_the_first_characters() {
+        let long = AslError::new("E".repeat(300), "é".repeat(40_000)).bounded();
+        assert_eq!(long.error.chars().count(), ERROR_MAX_CHARS);
+        assert_eq!(long.cause.chars().count(), CAUSE_MAX_CHARS);
+        assert!(long.cause.chars().all(|c| c == 'é'));
+        let short = AslError::new("Short", "ç").bounded();
+        assert_eq!(short, AslError::new("Short", "ç"));
+    }
+}
 
 /// Predefined error names. `States.*` follow the ASL spec; `Sandbox.*` are
 /// Sandstep's own (see the error table in DESIGN.md).

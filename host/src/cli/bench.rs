@@ -155,7 +155,10 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         print_table(&figures);
     }
     if let Some(why) = results.iter().find_map(|r| r.2.as_deref()) {
-        eprintln!("host bench: {failed} executions failed or differed; the first: {why}");
+        eprintln!(
+            "host bench: {failed} executions failed or differed; the first: {}",
+            super::escape::escaped(why)
+        );
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

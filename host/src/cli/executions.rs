@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value, json};
 
+use super::escape::escaped;
 use crate::engine::history::format_timestamp;
 use crate::executions::{self, Executions};
 use crate::store::{ExecutionStatus, StopRequest, StoreError, StoredEvent};
@@ -117,11 +118,11 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         writeln!(
             out,
             "{:<38} {:<10} {:<24} {:<24} {}",
-            record.name,
+            escaped(&record.name),
             record.status.as_str(),
             format_timestamp(record.start_date),
             record.stop_date.map(format_timestamp).unwrap_or_default(),
-            record.state_machine_name
+            escaped(&record.state_machine_name)
         )?;
     }
     Ok(ExitCode::SUCCESS)
@@ -177,11 +178,12 @@ fn history_row(stored: &StoredEvent) -> String {
         summary.push_str(" (superseded by a redrive)");
     }
     format!(
-        "{:>5} {:>5}  {:<24} {:<28} {summary}",
+        "{:>5} {:>5}  {:<24} {:<28} {}",
         event.id,
         event.previous_event_id,
         format_timestamp(event.timestamp),
-        event.kind
+        escaped(&event.kind),
+        escaped(&summary)
     )
 }
 
@@ -206,18 +208,18 @@ pub fn redrive(args: IdArgs) -> anyhow::Result<ExitCode> {
                 Some(StoreError::ExecutionNotRedrivable { .. })
             ) =>
         {
-            eprintln!("host: {e:#}");
+            eprintln!("host: {}", escaped(&format!("{e:#}")));
             let record = executions.store().get(&args.id)?;
             match record.status {
                 ExecutionStatus::Running => eprintln!(
                     "host: wait for it to end, or stop it with `host stop {}`",
-                    record.name
+                    escaped(&record.name)
                 ),
                 ExecutionStatus::Succeeded => {}
                 _ => eprintln!(
                     "host: start a new execution of the pipeline instead; `host describe {}` \
                      shows the input it ran with",
-                    record.name
+                    escaped(&record.name)
                 ),
             }
             return Ok(ExitCode::from(2));
@@ -239,11 +241,16 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
 /// One line on stderr per execution a command resumed.
 pub fn report_resumed(resumed: &[crate::engine::Execution]) {
     for execution in resumed {
-        eprintln!(
-            "host: resumed execution {}: {}",
+        let mut line = format!(
+            "resumed execution {}: {}",
             execution.name,
             execution.status.as_str()
         );
+        for part in [&execution.error, &execution.cause].into_iter().flatten() {
+            line.push_str(": ");
+            line.push_str(part);
+        }
+        eprintln!("host: {}", escaped(&line));
     }
 }
 

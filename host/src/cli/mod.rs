@@ -5,6 +5,7 @@
 //! manifest or component).
 
 mod bench;
+mod escape;
 mod executions;
 mod pipeline;
 mod profile;
@@ -98,7 +99,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("host: {e:#}");
+            eprintln!("host: {}", escape::escaped(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -128,7 +128,7 @@ pub fn render(states: &[StateProfile], tasks: Option<&WasmTasks>, execution_id: 
     let mut budgets = BTreeMap::new();
     for state in states {
         let mut row: [String; 10] = Default::default();
-        row[0] = state.name.clone();
+        row[0] = super::escape::escaped(&state.name).into_owned();
         row[1] = if state.exits == state.entries {
             state.entries.to_string()
         } else {
@@ -166,7 +166,7 @@ pub fn render(states: &[StateProfile], tasks: Option<&WasmTasks>, execution_id: 
                 }
             }
         } else if let Some(resource) = &state.resource {
-            row[5] = resource.clone();
+            row[5] = super::escape::escaped(resource).into_owned();
         }
         rows.push(row);
     }

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
+use super::escape::escaped;
 use super::pipeline;
 use crate::asl::MachineType;
 use crate::engine::history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE};
@@ -194,16 +195,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
-        "host: execution {} {}: {}{}",
-        execution.name,
-        execution.status.as_str(),
-        execution.error.as_deref().unwrap_or(""),
-        execution
-            .cause
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(|c| format!(": {c}"))
-            .unwrap_or_default()
+        "host: {}",
+        escaped(&failure_line(
+            &execution.name,
+            execution.status.as_str(),
+            execution.error.as_deref(),
+            execution.cause.as_deref()
+        ))
     );
     if execution.cause.as_deref() == Some(HISTORY_FULL_CAUSE) {
         eprintln!(
@@ -213,6 +211,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(1))
+}
+
+/// `execution NAME STATUS: ERROR: CAUSE`, leaving out what the execution
+/// does not have (a timed-out execution has neither).
+pub(super) fn failure_line(
+    name: &str,
+    status: &str,
+    error: Option<&str>,
+    cause: Option<&str>,
+) -> String {
+    let mut line = format!("execution {name} {status}");
+    for part in [error, cause].into_iter().flatten() {
+        line.push_str(": ");
+        line.push_str(part);
+    }
+    line
 }
 
 /// The tasks of the manifest at `path`, all run for `tenant` when given;

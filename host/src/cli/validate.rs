@@ -58,7 +58,11 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 
 pub fn print_problems(path: &Path, problems: &[Diagnostic]) {
     for problem in problems {
-        eprintln!("host: {}: {problem}", path.display());
+        eprintln!(
+            "host: {}: {}",
+            path.display(),
+            super::escape::escaped(&problem.to_string())
+        );
     }
     eprintln!(
         "host: {}: {} problem{} found",

@@ -236,12 +236,27 @@ pub fn state_exited(
     Some(("stateExitedEventDetails", details))
 }
 
+/// A failure's `error` and `cause` in event details: as on AWS, an empty
+/// one (a Fail state without `Error` or `Cause`) is left out, not sent as
+/// `""`.
 pub fn error_details(
     member: &'static str,
     error: &str,
     cause: &str,
 ) -> Option<(&'static str, Value)> {
-    Some((member, json!({"error": error, "cause": cause})))
+    Some((member, error_object(error, cause)))
+}
+
+/// `{"error", "cause"}` without the empty ones.
+pub fn error_object(error: &str, cause: &str) -> Value {
+    let mut details = serde_json::Map::new();
+    if !error.is_empty() {
+        details.insert("error".into(), error.into());
+    }
+    if !cause.is_empty() {
+        details.insert("cause".into(), cause.into());
+    }
+    Value::Object(details)
 }
 
 /// The event type of a state's entered/exited/... event, e.g. `PassStateEntered`.

@@ -166,6 +166,9 @@ impl Engine {
         // each redrive, `ExecutionRedriven` (written by the caller) — so the
         // terminal event of run `n` is the frame's event `1 + 2n`.
         let terminal_seq = 1 + 2 * info.redrive_count;
+        let timeline = self.clock.timeline();
+        // The execution's own frame is runnable until it ends.
+        let root_frame = timeline.frame();
         let run = Run {
             engine: self,
             info,
@@ -173,6 +176,7 @@ impl Engine {
             journal,
             deadline,
             transitions: Default::default(),
+            timeline,
         };
         run.emit_frame(&root, 0, 0, "ExecutionStarted", || {
             Some((
@@ -187,6 +191,15 @@ impl Engine {
         let mut cursor = 0;
         let mut vars = serde_json::Map::new();
         let run_all = run.run_machine(machine, root.clone(), input, &mut cursor, &mut vars);
+        // A bug that panics fails this execution (States.Runtime), not the
+        // host and the other executions it runs.
+        let run_all = async {
+            use futures::FutureExt;
+            std::panic::AssertUnwindSafe(run_all)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(Failure::Error(panicked(panic.as_ref()))))
+        };
         let outcome = if self.clock.is_virtual() {
             run_all.await
         } else {
@@ -213,7 +226,8 @@ impl Engine {
                 run.emit_frame(&root, terminal_seq, cursor, "ExecutionFailed", || {
                     history::error_details("executionFailedEventDetails", &e.error, &e.cause)
                 });
-                (Status::Failed, None, Some(e.error), Some(e.cause))
+                let e = e.bounded();
+                (Status::Failed, None, present(e.error), present(e.cause))
             }
             Err(Failure::HistoryFull) => {
                 run.emit_frame(&root, terminal_seq, cursor, "ExecutionFailed", || {
@@ -226,15 +240,15 @@ impl Engine {
                 let (error, cause) = (names::RUNTIME.to_owned(), HISTORY_FULL_CAUSE.to_owned());
                 (Status::Failed, None, Some(error), Some(cause))
             }
+            // AWS names neither an error nor a cause for a timed-out execution.
             Err(Failure::TimedOut) => {
-                let error = names::TIMEOUT.to_owned();
-                let cause = "The execution timed out".to_owned();
                 run.emit_frame(&root, terminal_seq, cursor, "ExecutionTimedOut", || {
-                    history::error_details("executionTimedOutEventDetails", &error, &cause)
+                    Some(("executionTimedOutEventDetails", json!({})))
                 });
-                (Status::TimedOut, None, Some(error), Some(cause))
+                (Status::TimedOut, None, None, None)
             }
         };
+        drop(root_frame);
         // No wait for durability here: the caller commits the final event
         // together with the execution's final status.
         Execution {
@@ -251,6 +265,24 @@ impl Engine {
             history: run.history.into_events(),
         }
     }
+}
+
+/// An error name or cause as DescribeExecution has it: absent when empty.
+fn present(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// The `States.Runtime` failure of an execution whose run panicked.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> crate::errors::AslError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    crate::errors::AslError::runtime(format!(
+        "The host failed while running this execution (a bug in Sandstep; please report it with the definition and input): {message}"
+    ))
+    .bounded()
 }
 
 /// The ARN of the state machine named `name`.

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
+use super::clock::Timeline;
 use super::context::{self, ExecutionInfo, MapItem};
 use super::history::{self, History, HistoryEvent, Phase, format_timestamp, state_event};
 use super::io;
@@ -38,6 +39,13 @@ const INLINE_MAP_CONCURRENCY: usize = 40;
 /// 10,000-item Map of Pass states 2% slower; tokio's `consume_budget`
 /// (every 128 polls) 20%.
 const YIELD_EVERY: u64 = 8192;
+
+/// The most seconds ASL accepts for a duration (Wait, task timeout,
+/// heartbeat, retry interval).
+const MAX_SECONDS: u64 = 99_999_999;
+
+/// The most iterations of a distributed Map that run at once on AWS.
+const DISTRIBUTED_MAP_CONCURRENCY: usize = 10_000;
 
 /// Why a state (and so, unless caught, the execution) stopped.
 #[derive(Debug)]
@@ -85,6 +93,8 @@ pub(crate) struct Run<'e> {
     pub deadline: OffsetDateTime,
     /// States entered so far, Map iterations and Parallel branches included.
     pub transitions: std::sync::atomic::AtomicU64,
+    /// The execution's sleepers on the engine's clock.
+    pub timeline: Timeline,
 }
 
 /// Where in the execution a state runs: for `$$` and error texts.
@@ -237,15 +247,17 @@ impl<'e> Run<'e> {
         }
     }
 
-    /// Sleeps on the engine's clock, cut short by the execution deadline.
+    /// Sleeps on the engine's clock, cut short by the execution deadline:
+    /// a Wait or retry interval past it is not an error, the execution just
+    /// times out when its time is up (unless another frame ends it first).
     async fn sleep(&self, duration: Duration) -> Result<(), Failure> {
         self.check_history()?;
-        let left = Duration::try_from(self.deadline - self.engine.clock.now()).unwrap_or_default();
+        let left = until(self.engine.clock.now(), self.deadline);
         if left <= duration {
-            self.engine.clock.sleep(left).await;
+            self.timeline.sleep(left).await;
             return Err(Failure::TimedOut);
         }
-        self.engine.clock.sleep(duration).await;
+        self.timeline.sleep(duration).await;
         Ok(())
     }
 
@@ -392,11 +404,14 @@ impl<'e> Run<'e> {
     /// Turns a failure inside a state into what the execution sees: AWS's
     /// "An error occurred while executing the state ..." prefix on runtime
     /// and query errors, and an `EvaluationFailed` event for JSONata errors.
+    ///
+    /// Every failure of a state passes here, so here it is cut to AWS's
+    /// limits (see [`AslError::bounded`]).
     fn settle(&self, env: &StateEnv<'_>, cursor: &mut u64, failure: Failure) -> Failure {
         match failure {
-            Failure::Error(error) => Failure::Error(prefixed(env, error)),
+            Failure::Error(error) => Failure::Error(prefixed(env, error).bounded()),
             Failure::Evaluation(failed) => {
-                let error = prefixed(env, failed.error);
+                let error = prefixed(env, failed.error).bounded();
                 // As recorded on AWS: a Wait's failed expression follows its
                 // Entered event; other states' point where Entered pointed.
                 let prev = match env.state.kind {
@@ -848,7 +863,7 @@ impl<'e> Run<'e> {
             WaitSpec::Seconds(_) | WaitSpec::SecondsPath(_) | WaitSpec::SecondsExpr(_)
                 if env.entered_replayed =>
             {
-                until(self.engine.clock.now(), env.entered_time + duration)
+                until(self.engine.clock.now(), later(env.entered_time, duration))
             }
             _ => duration,
         };
@@ -957,10 +972,10 @@ impl<'e> Run<'e> {
                     // Replayed: the interval counts from the recorded failure.
                     let replayed_at = *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(failed_at) = replayed_at {
-                        delay = until(self.engine.clock.now(), failed_at + delay);
+                        delay = until(self.engine.clock.now(), later(failed_at, delay));
                     }
                     attempts[i] += 1;
-                    env.retry_count += 1;
+                    env.retry_count = env.retry_count.saturating_add(1);
                     self.durable().await?;
                     self.sleep(delay).await?;
                     continue;
@@ -1042,32 +1057,16 @@ impl<'e> Run<'e> {
         vars: &Vars,
     ) -> Result<Value, Failure> {
         let timeout = match &task.timeout {
+            Some(field) => Some(self.task_seconds(env, field, "TimeoutSeconds", input, vars)?),
             None => None,
-            Some(SecondsField::Literal(seconds)) => Some(*seconds),
-            Some(SecondsField::Jsonata(seconds)) => {
-                let seconds = self.with_jsonata(env, input, vars, None, None, None, |j| {
-                    seconds.eval_integer("TimeoutSeconds", j, jsonata_fields::TIMEOUT_SECONDS)
-                })?;
-                u64::try_from(seconds).ok()
-            }
-            Some(SecondsField::Path(path)) => {
-                let value = self.with_scope(env, input, vars, None, |scope| {
-                    path.eval(scope).map(Cow::into_owned)
-                });
-                match value.as_ref().and_then(Value::as_u64) {
-                    Some(seconds) if seconds > 0 => Some(seconds),
-                    _ => {
-                        return Err(AslError::runtime(format!(
-                            "The TimeoutSecondsPath parameter does not reference a positive integer: {path}"
-                        ))
-                        .into());
-                    }
-                }
-            }
+        };
+        let heartbeat = match &task.heartbeat {
+            Some(field) => Some(self.task_seconds(env, field, "HeartbeatSeconds", input, vars)?),
+            None => None,
         };
         let events = TaskEvents::for_resource(&task.resource);
         let scheduled = self.emit(env, *cursor, events.scheduled, || {
-            events.scheduled_details(input, timeout)
+            events.scheduled_details(input, timeout, heartbeat)
         });
         let started = self.emit(env, scheduled, events.started, || events.started_details());
         *cursor = started;
@@ -1091,7 +1090,8 @@ impl<'e> Run<'e> {
         };
         let outcome = self.engine.tasks.invoke(call).await;
         let usage = outcome.usage;
-        match outcome.result {
+        // What a task returns as its error is bounded before it is recorded.
+        match outcome.result.map_err(AslError::bounded) {
             Ok(output) => {
                 if !io::fits(&output, self.engine.payload_limit) {
                     let error = AslError::new(
@@ -1128,6 +1128,43 @@ impl<'e> Run<'e> {
         }
     }
 
+    /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`name`): a positive
+    /// integer of at most 99,999,999, literal, from a path or JSONata.
+    fn task_seconds(
+        &self,
+        env: &StateEnv<'_>,
+        field: &SecondsField,
+        name: &str,
+        input: &Value,
+        vars: &Vars,
+    ) -> Result<u64, Failure> {
+        match field {
+            SecondsField::Literal(seconds) => Ok((*seconds).clamp(1, MAX_SECONDS)),
+            SecondsField::Jsonata(seconds) => {
+                let seconds = self.with_jsonata(env, input, vars, None, None, None, |j| {
+                    seconds.eval_integer(name, j, jsonata_fields::TIMEOUT_SECONDS)
+                })?;
+                Ok(u64::try_from(seconds).unwrap_or(1).clamp(1, MAX_SECONDS))
+            }
+            SecondsField::Path(path) => {
+                let value = self.with_scope(env, input, vars, None, |scope| {
+                    path.eval(scope).map(Cow::into_owned)
+                });
+                match value.as_ref().and_then(Value::as_u64) {
+                    Some(seconds @ 1..=MAX_SECONDS) => Ok(seconds),
+                    Some(seconds) if seconds > MAX_SECONDS => Err(AslError::runtime(format!(
+                        "The {name}Path parameter references {seconds}, more than the {MAX_SECONDS} seconds a task may be given: {path}"
+                    ))
+                    .into()),
+                    _ => Err(AslError::runtime(format!(
+                        "The {name}Path parameter does not reference a positive integer: {path}"
+                    ))
+                    .into()),
+                }
+            }
+        }
+    }
+
     /// The outcome an earlier run recorded for the attempt about to be
     /// invoked, with the id of its event.
     fn recorded_result(
@@ -1157,7 +1194,8 @@ impl<'e> Run<'e> {
             Err(AslError {
                 error: text("error"),
                 cause: text("cause"),
-            })
+            }
+            .bounded())
         } else {
             return None;
         };
@@ -1175,11 +1213,14 @@ impl<'e> Run<'e> {
         vars: &Vars,
     ) -> Result<Value, Failure> {
         let started = self.emit(env, *cursor, "ParallelStateStarted", || None);
-        let runs = branches.iter().enumerate().map(|(i, branch)| {
+        let runs: Vec<_> = branches.iter().enumerate().map(|(i, branch)| {
             let mut branch_vars = vars.clone();
             let input = input.clone();
             let frame = env.child_frame('b', i);
+            // Every branch is runnable from the start, before any is polled.
+            let busy = self.timeline.frame();
             async move {
+                let _busy = busy;
                 let mut branch_cursor = started;
                 let result = self
                     .run_machine(branch, frame, input, &mut branch_cursor, &mut branch_vars)
@@ -1188,8 +1229,11 @@ impl<'e> Run<'e> {
                     .map(|v| (v, branch_cursor))
                     .map_err(|e| (e, branch_cursor))
             }
-        });
-        match futures::future::try_join_all(runs).await {
+        }).collect();
+        let idle = self.timeline.idle();
+        let joined = futures::future::try_join_all(runs).await;
+        drop(idle);
+        match joined {
             Ok(results) => {
                 let last = results.iter().map(|(_, c)| *c).max().unwrap_or(started);
                 let outputs: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
@@ -1271,22 +1315,37 @@ impl<'e> Run<'e> {
             journal: Default::default(),
             deadline: self.deadline,
             transitions: Default::default(),
+            timeline: self.timeline.clone(),
         });
         let runner = child_run.as_ref().unwrap_or(self);
         let map_cursor = std::sync::Mutex::new(started);
         let iterations = (0..items.len()).map(|index| {
-            runner.map_iteration(env, spec, input, vars, &items[index], index, &map_cursor)
+            // Runnable from when the Map starts it, before it is polled.
+            let busy = self.timeline.frame();
+            let iteration =
+                runner.map_iteration(env, spec, input, vars, &items[index], index, &map_cursor);
+            async move {
+                let _busy = busy;
+                iteration.await
+            }
         });
-        let limit = match concurrency {
-            0 if spec.distributed => items.len().max(1),
-            0 => items.len().clamp(1, INLINE_MAP_CONCURRENCY),
-            n => usize::try_from(n).unwrap_or(usize::MAX),
+        // Whatever MaxConcurrency asks, AWS runs at most 40 iterations of
+        // an inline Map and 10,000 child executions of a distributed one.
+        let most = match spec.distributed {
+            true => DISTRIBUTED_MAP_CONCURRENCY,
+            false => INLINE_MAP_CONCURRENCY,
         };
+        let limit = match concurrency {
+            0 => items.len(),
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        }
+        .clamp(1, most);
         use futures::StreamExt;
         let observer = self.engine.observer.as_deref();
         if let Some(observer) = observer {
             observer.map_started(&env.state.name, items.len());
         }
+        let idle = self.timeline.idle();
         let mut stream = futures::stream::iter(iterations).buffered(limit);
         let mut outputs = Vec::with_capacity(items.len());
         let mut failures = 0usize;
@@ -1325,6 +1384,7 @@ impl<'e> Run<'e> {
             }
         }
         drop(stream);
+        drop(idle);
         if let Some(observer) = observer {
             observer.map_finished(&env.state.name);
         }
@@ -1586,17 +1646,24 @@ pub(crate) fn matches(error_equals: &[String], error: &str) -> bool {
 
 /// `IntervalSeconds × BackoffRate^attempt`, capped by `MaxDelaySeconds`,
 /// with `FULL` jitter drawn uniformly from `[0, delay]`.
+///
+/// A large `BackoffRate` overflows to infinity: the delay is then the cap
+/// (`MaxDelaySeconds`, else the longest interval ASL allows), never NaN.
 fn retry_delay(retrier: &Retrier, attempt: u32) -> Duration {
+    const LONGEST: f64 = 99_999_999.0;
     let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
-    let mut seconds = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(exponent);
-    if let Some(max) = retrier.max_delay_seconds {
-        seconds = seconds.min(max as f64);
-    }
+    let cap = retrier.max_delay_seconds.map_or(LONGEST, |max| max as f64);
+    let mut seconds = (retrier.interval_seconds as f64 * retrier.backoff_rate.powi(exponent))
+        .min(cap)
+        .min(LONGEST);
     if retrier.jitter == Jitter::Full {
         let unit = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
         seconds *= unit;
     }
-    Duration::from_secs_f64(seconds.clamp(0.0, 99_999_999.0))
+    if seconds.is_nan() {
+        seconds = 0.0;
+    }
+    Duration::try_from_secs_f64(seconds.clamp(0.0, LONGEST)).unwrap_or_default()
 }
 
 fn seconds_value(path: &str, value: &Value) -> Result<Duration, AslError> {
@@ -1616,6 +1683,15 @@ fn seconds_value(path: &str, value: &Value) -> Result<Duration, AslError> {
 
 fn until(now: OffsetDateTime, at: OffsetDateTime) -> Duration {
     Duration::try_from(at - now).unwrap_or(Duration::ZERO)
+}
+
+/// `at + duration`, or the last representable instant: a duration from data
+/// can be larger than any date.
+fn later(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+    time::Duration::try_from(duration)
+        .ok()
+        .and_then(|d| at.checked_add(d))
+        .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
 }
 
 /// History event names and details for a Task's resource kind: a Lambda
@@ -1666,6 +1742,7 @@ impl<'r> TaskEvents<'r> {
         &self,
         input: &Value,
         timeout: Option<u64>,
+        heartbeat: Option<u64>,
     ) -> Option<(&'static str, Value)> {
         let mut details = if self.lambda {
             json!({"resource": self.resource, "input": history::text(input), "inputDetails": {"truncated": false}})
@@ -1675,6 +1752,12 @@ impl<'r> TaskEvents<'r> {
         };
         if let (Some(timeout), Some(object)) = (timeout, details.as_object_mut()) {
             object.insert("timeoutInSeconds".into(), json!(timeout));
+        }
+        // Only a task (not a Lambda function) event has a heartbeat member.
+        if let (Some(heartbeat), Some(object), false) =
+            (heartbeat, details.as_object_mut(), self.lambda)
+        {
+            object.insert("heartbeatInSeconds".into(), json!(heartbeat));
         }
         let member = if self.lambda {
             "lambdaFunctionScheduledEventDetails"
@@ -1718,7 +1801,7 @@ impl<'r> TaskEvents<'r> {
         error: &AslError,
         usage: Option<Usage>,
     ) -> Option<(&'static str, Value)> {
-        let mut details = json!({"error": error.error, "cause": error.cause});
+        let mut details = history::error_object(&error.error, &error.cause);
         add_usage(&mut details, usage);
         if !self.lambda {
             self.add_resource(&mut details);
