@@ -4,6 +4,8 @@
 //! **Invariant:** the engine reaches tasks only through [`TaskRunner`]; it
 //! never prints and never touches the file system.
 
+#[cfg(test)]
+mod bounds_tests;
 mod clock;
 mod context;
 pub mod history;
@@ -15,6 +17,8 @@ mod run;
 mod task;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timing_tests;
 
 use std::sync::Arc;
 
