@@ -11,6 +11,8 @@
 //!
 //! This module never prints; the CLI does.
 
+mod attempts;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,8 @@ use anyhow::bail;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use attempts::{MadeOnDrop, Progress, RESUME_ATTEMPTS, ResumeAttempts, WatchedSink};
+
 use crate::asl::model::StateMachine;
 use crate::asl::{self, MachineType};
 use crate::engine::history::{HistoryEvent, format_timestamp};
@@ -28,6 +32,7 @@ use crate::engine::{
     Clock, Durable, Engine, Execution, ExecutionRequest, ExecutionType, NoTasks, Observer, Status,
     TaskRunner,
 };
+use crate::errors::AslError;
 use crate::store::{
     ExecutionRecord, ExecutionStatus, Finish, OwnerLock, Recorder, SqliteStore, StopRequest, Store,
     StoreError, StoredEvent, owner_alive,
@@ -47,6 +52,8 @@ pub struct Executions {
     /// Task runners by manifest, so resumed executions share compiled tasks.
     runners: Mutex<HashMap<Option<PathBuf>, Arc<dyn TaskRunner>>>,
     observer: Option<Arc<dyn Observer>>,
+    /// Resumes that ended with the host dead, per execution.
+    attempts: ResumeAttempts,
 }
 
 /// The settings an execution runs with, kept with it so a resume or redrive
@@ -118,6 +125,7 @@ impl Executions {
             dir: dir.to_owned(),
             runners: Mutex::new(HashMap::new()),
             observer: None,
+            attempts: ResumeAttempts::new(dir),
         })
     }
 
@@ -172,7 +180,7 @@ impl Executions {
         record.owner = Some(self.owner.id().to_owned());
         // Group-committed with other starts; a used name fails here.
         self.recorder.create(record.clone(), Vec::new()).await?;
-        self.run(&engine, start.machine, &record, Journal::default(), 0)
+        self.run(&engine, start.machine, &record, Journal::default(), 0, None)
             .await
     }
 
@@ -200,10 +208,38 @@ impl Executions {
         }
         // Polled together in this task: their calls need tasks of their own.
         let shared = claimed.len() > 1;
-        let runs = claimed
+        // Executions whose last resume died with the host go first, one at
+        // a time, each alone until it records something new (or ends): if
+        // one kills the host again, it alone is blamed (see `attempts`).
+        let mut suspects: Vec<(u32, &ExecutionRecord)> = claimed
             .iter()
-            .map(|record| self.continue_execution(record, shared));
-        futures::future::try_join_all(runs).await
+            .map(|record| (self.attempts.count(&record.arn), record))
+            .collect();
+        suspects.sort_by_key(|(count, _)| *count);
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut ended = Vec::new();
+        for (count, record) in suspects {
+            let progress = Arc::new(Progress::default());
+            running.push(self.continue_execution(record, shared, progress.clone()));
+            if count == 0 {
+                continue;
+            }
+            let made = progress.wait();
+            tokio::pin!(made);
+            loop {
+                use futures::StreamExt;
+                tokio::select! {
+                    () = &mut made => break,
+                    Some(result) = running.next() => ended.push(result?),
+                    else => break,
+                }
+            }
+        }
+        use futures::TryStreamExt;
+        while let Some(execution) = running.try_next().await? {
+            ended.push(execution);
+        }
+        Ok(ended)
     }
 
     /// Replays `record` from its recorded events and runs it to its end.
@@ -211,7 +247,9 @@ impl Executions {
         &self,
         record: &ExecutionRecord,
         shared_task: bool,
+        progress: Arc<Progress>,
     ) -> anyhow::Result<Execution> {
+        let _made = MadeOnDrop(progress.clone());
         let machine =
             asl::parse_text_as(&record.definition, MachineType::Standard).map_err(|problems| {
                 anyhow::anyhow!(
@@ -234,7 +272,61 @@ impl Executions {
             events.into_iter().partition(|e| e.superseded);
         let journal = Journal::new(replayable.into_iter().map(|e| e.event))
             .with_superseded(superseded.iter().map(|e| &e.event));
-        self.run(&engine, &machine, record, journal, last_id).await
+        let died = self.attempts.count(&record.arn);
+        if died >= RESUME_ATTEMPTS {
+            return self.fail_unresumable(record, died).await;
+        }
+        self.attempts.mark(&record.arn, died + 1).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot count the resumes of {} beside the store in {}: {e}",
+                record.arn,
+                self.dir.display()
+            )
+        })?;
+        self.run(&engine, &machine, record, journal, last_id, Some(progress))
+            .await
+    }
+
+    /// Fails an execution whose resumes killed the host `died` times in a
+    /// row, so the others can run.
+    async fn fail_unresumable(
+        &self,
+        record: &ExecutionRecord,
+        died: u32,
+    ) -> anyhow::Result<Execution> {
+        let error = AslError::runtime(format!(
+            "The host stopped {died} times in a row while resuming this execution, each time before \
+             it recorded anything new, so it was failed instead of resumed again: replaying it \
+             makes the host crash (a bug in Sandstep that its definition or data reaches). Report \
+             it with the definition and input; after an upgrade, `host redrive` runs it again."
+        ));
+        self.recorder.flush().await?;
+        let events = self.store.events(&record.arn)?;
+        let now = OffsetDateTime::now_utc();
+        let failed = terminal_event(
+            &events,
+            record.redrive_count,
+            now,
+            "ExecutionFailed",
+            crate::engine::history::error_details(
+                "executionFailedEventDetails",
+                &error.error,
+                &error.cause,
+            ),
+        );
+        self.recorder.append(&record.arn, failed);
+        self.recorder
+            .finish(Finish {
+                arn: record.arn.clone(),
+                status: ExecutionStatus::Failed,
+                output: None,
+                error: Some(error.error),
+                cause: Some(error.cause),
+                stop_date: now,
+            })
+            .await?;
+        self.attempts.clear(&record.arn);
+        Ok(execution_of(&self.store.get(&record.arn)?))
     }
 
     async fn run(
@@ -244,7 +336,19 @@ impl Executions {
         record: &ExecutionRecord,
         journal: Journal,
         last_id: u64,
+        resumed: Option<Arc<Progress>>,
     ) -> anyhow::Result<Execution> {
+        let mut sink = self.recorder.sink(&record.arn);
+        if let Some(progress) = resumed {
+            sink = Arc::new(WatchedSink {
+                inner: sink,
+                attempts: self.attempts.clone(),
+                arn: record.arn.clone(),
+                progress,
+                recorded: Default::default(),
+                cleared: Default::default(),
+            });
+        }
         let request = ExecutionRequest {
             name: Some(record.name.clone()),
             state_machine_name: record.state_machine_name.clone(),
@@ -252,7 +356,7 @@ impl Executions {
             kind: ExecutionType::Standard,
             record_history: false,
             durable: Some(Durable {
-                sink: self.recorder.sink(&record.arn),
+                sink,
                 journal: Arc::new(journal),
                 last_id,
                 start_date: record.start_date,
@@ -263,7 +367,11 @@ impl Executions {
         let stop = self.stop_requested(&record.arn);
         let execution = tokio::select! {
             execution = engine.execute(machine, request) => execution,
-            request = stop => return self.abort(record, request).await,
+            request = stop => {
+                let aborted = self.abort(record, request).await;
+                self.attempts.clear(&record.arn);
+                return aborted;
+            }
         };
         self.recorder
             .finish(Finish {
@@ -275,6 +383,7 @@ impl Executions {
                 stop_date: execution.stop_date,
             })
             .await?;
+        self.attempts.clear(&record.arn);
         Ok(execution)
     }
 
@@ -299,6 +408,16 @@ impl Executions {
         record: &ExecutionRecord,
         request: StopRequest,
     ) -> anyhow::Result<Execution> {
+        // Cut to AWS's limits like every other error the host records.
+        let bounded = AslError::new(
+            request.error.clone().unwrap_or_default(),
+            request.cause.clone().unwrap_or_default(),
+        )
+        .bounded();
+        let request = StopRequest {
+            error: request.error.map(|_| bounded.error),
+            cause: request.cause.map(|_| bounded.cause),
+        };
         self.recorder.flush().await?;
         let events = self.store.events(&record.arn)?;
         let now = OffsetDateTime::now_utc();
@@ -407,7 +526,9 @@ impl Executions {
         self.store
             .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
         let record = self.store.get(&record.arn)?;
-        self.continue_execution(&record, false).await
+        // Asked for by hand: earlier resumes that died do not count against it.
+        self.attempts.clear(&record.arn);
+        self.continue_execution(&record, false, Arc::default()).await
     }
 
     fn runner(&self, manifest: Option<&Path>) -> anyhow::Result<Arc<dyn TaskRunner>> {

@@ -8,6 +8,11 @@
 //! an uninterrupted run; its history has the same events, none lost or
 //! repeated; and no Task whose success was recorded before a kill ran again.
 //!
+//! Then an execution whose resume kills the host every time (the host is
+//! killed whenever it reaches the same step, as a crash its data triggers
+//! would) is failed after a few resumes, and another execution beside it
+//! still ends well.
+//!
 //! This test binary is also the `host` it kills: run with
 //! `SANDSTEP_CRASH_TEST_AS_HOST` set, it is the host's command line.
 
@@ -55,9 +60,17 @@ fn main() -> ExitCode {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
         });
-    println!("crash test: seed {seed} (set SANDSTEP_CRASH_SEED to repeat)");
-    crash_test(seed);
-    println!("crash test: ok");
+    // `SANDSTEP_CRASH_ONLY=loop` (or `kill`) runs one of the two.
+    let only = std::env::var("SANDSTEP_CRASH_ONLY").unwrap_or_default();
+    if only != "loop" {
+        println!("crash test: seed {seed} (set SANDSTEP_CRASH_SEED to repeat)");
+        crash_test(seed);
+        println!("crash test: ok");
+    }
+    if only != "kill" {
+        crash_loop_test();
+        println!("crash loop test: ok");
+    }
     ExitCode::SUCCESS
 }
 
@@ -339,4 +352,106 @@ fn crash_test(seed: u64) {
         ledger.len(),
         names.len()
     );
+}
+
+/// Two steps: `First`, then `Step` with the input's label, taking `ms`.
+const LOOP_PIPELINE: &str = r#"{
+  "StartAt": "First",
+  "States": {
+    "First": {"Type": "Task", "Resource": "wasm:ledger",
+      "Parameters": {"label": "first", "ms": 1}, "ResultPath": null, "Next": "Step"},
+    "Step": {"Type": "Task", "Resource": "wasm:ledger",
+      "Parameters": {"label.$": "$.label", "ms.$": "$.ms"}, "End": true}
+  }
+}"#;
+
+/// How many ledger entries start with `prefix`.
+fn entries(setup: &Setup, prefix: &str) -> usize {
+    setup
+        .ledger()
+        .iter()
+        .filter(|e| e.starts_with(prefix))
+        .count()
+}
+
+/// Waits until every `(prefix, count)` has more than `count` ledger
+/// entries, then kills `children`; true when they were killed, false when
+/// they all ended first.
+fn kill_when(setup: &Setup, children: Vec<Child>, wanted: &[(&str, usize)]) -> bool {
+    let mut children = children;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "no host reached {wanted:?}");
+        if wanted.iter().all(|(prefix, n)| entries(setup, prefix) > *n) {
+            for child in &mut children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            return true;
+        }
+        let mut ended = 0;
+        for child in &mut children {
+            ended += usize::from(child.try_wait().expect("the child's status").is_some());
+        }
+        if ended == children.len() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn crash_loop_test() {
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let setup = Setup::new(root.path().join("loop"));
+    std::fs::write(setup.dir.join("loop.json"), LOOP_PIPELINE).expect("the pipeline");
+    let input = |name: &str, label: &str, ms: u64| {
+        let path = format!("{name}.json");
+        std::fs::write(
+            setup.dir.join(&path),
+            json!({"label": label, "ms": ms}).to_string(),
+        )
+        .expect("an input");
+        path
+    };
+    let looping = input("looping", "trap", 600_000);
+    let benign = input("benign", "fine", 2_000);
+    let run = |input: &str, name: &str| {
+        setup
+            .host(&["run", "loop.json", "--input", input, "--name", name])
+            .spawn()
+            .expect("host starts")
+    };
+    // Both start; the host dies once each is in its second step.
+    let started = vec![run(&looping, "looping"), run(&benign, "benign")];
+    assert!(kill_when(
+        &setup,
+        started,
+        &[("looping.trap.", 0), ("benign.fine.", 0)]
+    ));
+    // Every resume that reaches the trap dies there, until the host gives up on it.
+    let mut kills = 0;
+    for round in 0.. {
+        assert!(round < 8, "still resuming after {round} rounds");
+        let resume = setup.host(&["resume"]).spawn().expect("host starts");
+        let traps = entries(&setup, "looping.trap.");
+        if !kill_when(&setup, vec![resume], &[("looping.trap.", traps)]) {
+            break;
+        }
+        kills += 1;
+    }
+    assert_eq!(kills, 3, "the resumes that died before the execution was failed");
+    let store = setup.store();
+    let failed = store.get("looping").expect("the looping execution");
+    assert_eq!(failed.status, ExecutionStatus::Failed, "{failed:?}");
+    assert_eq!(failed.error.as_deref(), Some("States.Runtime"));
+    let cause = failed.cause.as_deref().unwrap_or_default();
+    assert!(cause.contains("3 times in a row"), "{cause}");
+    let events = store.events(&failed.arn).expect("its events");
+    assert_eq!(
+        events.last().map(|e| e.event.event.kind.as_ref()),
+        Some("ExecutionFailed")
+    );
+    let fine = store.get("benign").expect("the benign execution");
+    assert_eq!(fine.status, ExecutionStatus::Succeeded, "{fine:?}");
+    assert_eq!(entries(&setup, "looping.trap."), 4, "one run and three resumes");
 }
