@@ -636,3 +636,61 @@ fn profile_prints_per_state_usage_beside_the_limits_and_tenant_runs_every_task_f
         "{report}"
     );
 }
+
+/// Text an execution's data controls never reaches the terminal raw: a
+/// newline cannot forge a host line, an escape sequence cannot reach the
+/// terminal, and a huge cause is cut to AWS's 32,768 characters everywhere.
+#[test]
+fn guest_controlled_text_is_escaped_and_bounded_on_every_print_path() {
+    let dir = Dir::new();
+    let pipeline = dir.write(
+        "pipeline.json",
+        &json!({"StartAt": "Boom", "States": {"Boom": {
+            "Type": "Fail", "ErrorPath": "$.error", "CausePath": "$.cause"}}}),
+    );
+    let cause = format!(
+        "bad\r\nhost: execution other SUCCEEDED\u{1b}[2J\u{7}\u{202e}{}",
+        "x".repeat(40_000)
+    );
+    let input = dir.write(
+        "input.json",
+        &json!({"error": "Evil\nhost: forged", "cause": cause}),
+    );
+    let db = dir.path("executions.db");
+    let db_arg = db.to_string_lossy().into_owned();
+    let run = host(&[
+        "run".as_ref(),
+        &pipeline,
+        "--input".as_ref(),
+        &input,
+        "--name".as_ref(),
+        "evil".as_ref(),
+        "--db".as_ref(),
+        &db,
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let history = host_with_db(&db, &["history", "evil"]);
+    let list = host_with_db(&db, &["executions", "list"]);
+    for (what, bytes) in [
+        ("run stderr", &run.stderr),
+        ("history", &history.stdout),
+        ("list", &list.stdout),
+    ] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+            "{what} printed a control character: {text:?}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("host: forged") || l.starts_with("host: execution other")),
+            "{what} printed a forged line: {text}"
+        );
+    }
+    let err = stderr(&run);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("Evil\\nhost: forged"), "{err}");
+    let described = stdout_json(&host_with_db(&db, &["describe", "evil"]));
+    let cause = described["cause"].as_str().expect("a cause");
+    assert_eq!(cause.chars().count(), 32_768);
+    assert!(cause.starts_with("bad\r\nhost: execution other"));
+}
