@@ -507,7 +507,7 @@ impl Executions {
             .map(|e| &e.event)
             .collect();
         let superseded = journal::superseded_by_redrive(live.iter().copied());
-        let count = record.redrive_count + 1;
+        let count = record.redrive_count.saturating_add(1);
         let now = OffsetDateTime::now_utc();
         let last = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
         let redriven = KeyedEvent {
@@ -528,7 +528,8 @@ impl Executions {
         let record = self.store.get(&record.arn)?;
         // Asked for by hand: earlier resumes that died do not count against it.
         self.attempts.clear(&record.arn);
-        self.continue_execution(&record, false, Arc::default()).await
+        self.continue_execution(&record, false, Arc::default())
+            .await
     }
 
     fn runner(&self, manifest: Option<&Path>) -> anyhow::Result<Arc<dyn TaskRunner>> {
@@ -556,7 +557,7 @@ fn terminal_event(
 ) -> KeyedEvent {
     let last = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
     KeyedEvent {
-        key: EventKey::execution(1 + 2 * redrive_count),
+        key: EventKey::execution(redrive_count.saturating_mul(2).saturating_add(1)),
         event: HistoryEvent {
             id: last + 1,
             previous_event_id: last,

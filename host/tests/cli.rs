@@ -657,7 +657,6 @@ fn guest_controlled_text_is_escaped_and_bounded_on_every_print_path() {
         &json!({"error": "Evil\nhost: forged", "cause": cause}),
     );
     let db = dir.path("executions.db");
-    let db_arg = db.to_string_lossy().into_owned();
     let run = host(&[
         "run".as_ref(),
         &pipeline,
@@ -678,11 +677,15 @@ fn guest_controlled_text_is_escaped_and_bounded_on_every_print_path() {
     ] {
         let text = String::from_utf8_lossy(bytes);
         assert!(
-            !text.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
             "{what} printed a control character: {text:?}"
         );
         assert!(
-            !text.lines().any(|l| l.starts_with("host: forged") || l.starts_with("host: execution other")),
+            !text
+                .lines()
+                .any(|l| l.starts_with("host: forged") || l.starts_with("host: execution other")),
             "{what} printed a forged line: {text}"
         );
     }

@@ -183,7 +183,9 @@ fn run_case(
             (events.last().and_then(terminal), execution.history.last())
         {
             let got = last.details.as_ref().filter(|(m, _)| m == member);
-            let got = got.map(|(_, details)| details.clone()).unwrap_or(Value::Null);
+            let got = got
+                .map(|(_, details)| details.clone())
+                .unwrap_or(Value::Null);
             let comparable = |v: &Value| {
                 let mut v = v.clone();
                 if let Some(o) = v.as_object_mut() {

@@ -439,7 +439,10 @@ fn crash_loop_test() {
         }
         kills += 1;
     }
-    assert_eq!(kills, 3, "the resumes that died before the execution was failed");
+    assert_eq!(
+        kills, 3,
+        "the resumes that died before the execution was failed"
+    );
     let store = setup.store();
     let failed = store.get("looping").expect("the looping execution");
     assert_eq!(failed.status, ExecutionStatus::Failed, "{failed:?}");
@@ -453,5 +456,9 @@ fn crash_loop_test() {
     );
     let fine = store.get("benign").expect("the benign execution");
     assert_eq!(fine.status, ExecutionStatus::Succeeded, "{fine:?}");
-    assert_eq!(entries(&setup, "looping.trap."), 4, "one run and three resumes");
+    assert_eq!(
+        entries(&setup, "looping.trap."),
+        4,
+        "one run and three resumes"
+    );
 }

@@ -29,7 +29,8 @@ pub fn escaped(text: &str) -> Cow<'_, str> {
 fn needs_escape(c: char) -> bool {
     // The bidi controls reorder what follows them on screen ("Trojan
     // source"); the rest are the C0 and C1 controls and DEL.
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

@@ -117,21 +117,54 @@ fn machines() -> Vec<(&'static str, Value)> {
     };
     let expr = json!("{% $states.input.v %}");
     vec![
-        ("SecondsPath", json!({"Type": "Wait", "SecondsPath": "$.v", "Next": "Done"})),
-        ("TimestampPath", json!({"Type": "Wait", "TimestampPath": "$.v", "Next": "Done"})),
-        ("Seconds (JSONata)", json!({"Type": "Wait", "Seconds": expr, "Next": "Done"})),
-        ("Timestamp (JSONata)", json!({"Type": "Wait", "Timestamp": expr, "Next": "Done"})),
-        ("TimeoutSecondsPath", task(json!({"TimeoutSecondsPath": "$.v"}))),
-        ("HeartbeatSecondsPath", task(json!({"HeartbeatSecondsPath": "$.v"}))),
-        ("TimeoutSeconds (JSONata)", task(json!({"TimeoutSeconds": expr}))),
-        ("HeartbeatSeconds (JSONata)", task(json!({"HeartbeatSeconds": expr}))),
-        ("MaxConcurrencyPath", map(json!({"MaxConcurrencyPath": "$.v"}))),
-        ("ToleratedFailureCountPath", map(json!({"ToleratedFailureCountPath": "$.v"}))),
+        (
+            "SecondsPath",
+            json!({"Type": "Wait", "SecondsPath": "$.v", "Next": "Done"}),
+        ),
+        (
+            "TimestampPath",
+            json!({"Type": "Wait", "TimestampPath": "$.v", "Next": "Done"}),
+        ),
+        (
+            "Seconds (JSONata)",
+            json!({"Type": "Wait", "Seconds": expr, "Next": "Done"}),
+        ),
+        (
+            "Timestamp (JSONata)",
+            json!({"Type": "Wait", "Timestamp": expr, "Next": "Done"}),
+        ),
+        (
+            "TimeoutSecondsPath",
+            task(json!({"TimeoutSecondsPath": "$.v"})),
+        ),
+        (
+            "HeartbeatSecondsPath",
+            task(json!({"HeartbeatSecondsPath": "$.v"})),
+        ),
+        (
+            "TimeoutSeconds (JSONata)",
+            task(json!({"TimeoutSeconds": expr})),
+        ),
+        (
+            "HeartbeatSeconds (JSONata)",
+            task(json!({"HeartbeatSeconds": expr})),
+        ),
+        (
+            "MaxConcurrencyPath",
+            map(json!({"MaxConcurrencyPath": "$.v"})),
+        ),
+        (
+            "ToleratedFailureCountPath",
+            map(json!({"ToleratedFailureCountPath": "$.v"})),
+        ),
         (
             "ToleratedFailurePercentagePath",
             map(json!({"ToleratedFailurePercentagePath": "$.v"})),
         ),
-        ("MaxConcurrency (JSONata)", jsonata_map(json!({"MaxConcurrency": expr}))),
+        (
+            "MaxConcurrency (JSONata)",
+            jsonata_map(json!({"MaxConcurrency": expr})),
+        ),
         (
             "ToleratedFailureCount (JSONata)",
             jsonata_map(json!({"ToleratedFailureCount": expr})),
@@ -252,7 +285,11 @@ async fn extreme_retriers_never_overflow() {
             if execution.status == Status::Failed {
                 assert_eq!(execution.error.as_deref(), Some("States.Runtime"), "{why}");
                 assert!(
-                    !execution.cause.as_deref().unwrap_or_default().contains("The host failed"),
+                    !execution
+                        .cause
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("The host failed"),
                     "{why}"
                 );
             }
@@ -300,12 +337,20 @@ async fn a_huge_error_is_cut_to_aws_limits_everywhere() {
             assert!(error.chars().count() <= ERROR_MAX_CHARS, "{}", event.kind);
         }
         if let Some(input) = details.get("input").and_then(Value::as_str) {
-            assert!(input.len() < 64 * 1024, "{} input of {}", event.kind, input.len());
+            assert!(
+                input.len() < 64 * 1024,
+                "{} input of {}",
+                event.kind,
+                input.len()
+            );
         }
     }
     assert_eq!(failures, 3, "two TaskFailed events and ExecutionFailed");
     let described = execution.describe(&json!({}));
-    assert_eq!(described["cause"].as_str().map(str::len), Some(CAUSE_MAX_CHARS));
+    assert_eq!(
+        described["cause"].as_str().map(str::len),
+        Some(CAUSE_MAX_CHARS)
+    );
 }
 
 /// AWS leaves out what a failure does not carry, and a timed-out execution

@@ -45,7 +45,7 @@ impl EventKey {
 
     /// The key of the `ExecutionRedriven` event of redrive number `count` (from 1).
     pub fn redriven(count: u32) -> Self {
-        EventKey::execution(2 * count)
+        EventKey::execution(count.saturating_mul(2))
     }
 }
 

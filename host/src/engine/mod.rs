@@ -169,7 +169,8 @@ impl Engine {
         // The execution's own events: Started, then a terminal event and, on
         // each redrive, `ExecutionRedriven` (written by the caller) — so the
         // terminal event of run `n` is the frame's event `1 + 2n`.
-        let terminal_seq = 1 + 2 * info.redrive_count;
+        // Saturating: the count comes from the store.
+        let terminal_seq = info.redrive_count.saturating_mul(2).saturating_add(1);
         let timeline = self.clock.timeline();
         // The execution's own frame is runnable until it ends.
         let root_frame = timeline.frame();

@@ -273,7 +273,7 @@ impl<'e> Run<'e> {
         Box::pin(async move {
             let mut index = machine.start_at;
             let mut input = input;
-            for visit in 0u32.. {
+            for visit in 0..u32::MAX {
                 self.check_deadline()?;
                 self.check_history()?;
                 // A loop of Pass and Choice states never waits: now and
@@ -289,7 +289,10 @@ impl<'e> Run<'e> {
                 let (output, next) = self
                     .run_state(state, input, cursor, vars, &frame, visit)
                     .await?;
-                match self.replayed_next(machine, &frame, visit + 1).or(next) {
+                match self
+                    .replayed_next(machine, &frame, visit.saturating_add(1))
+                    .or(next)
+                {
                     Some(next) => {
                         index = next;
                         input = output;
@@ -1213,23 +1216,27 @@ impl<'e> Run<'e> {
         vars: &Vars,
     ) -> Result<Value, Failure> {
         let started = self.emit(env, *cursor, "ParallelStateStarted", || None);
-        let runs: Vec<_> = branches.iter().enumerate().map(|(i, branch)| {
-            let mut branch_vars = vars.clone();
-            let input = input.clone();
-            let frame = env.child_frame('b', i);
-            // Every branch is runnable from the start, before any is polled.
-            let busy = self.timeline.frame();
-            async move {
-                let _busy = busy;
-                let mut branch_cursor = started;
-                let result = self
-                    .run_machine(branch, frame, input, &mut branch_cursor, &mut branch_vars)
-                    .await;
-                result
-                    .map(|v| (v, branch_cursor))
-                    .map_err(|e| (e, branch_cursor))
-            }
-        }).collect();
+        let runs: Vec<_> = branches
+            .iter()
+            .enumerate()
+            .map(|(i, branch)| {
+                let mut branch_vars = vars.clone();
+                let input = input.clone();
+                let frame = env.child_frame('b', i);
+                // Every branch is runnable from the start, before any is polled.
+                let busy = self.timeline.frame();
+                async move {
+                    let _busy = busy;
+                    let mut branch_cursor = started;
+                    let result = self
+                        .run_machine(branch, frame, input, &mut branch_cursor, &mut branch_vars)
+                        .await;
+                    result
+                        .map(|v| (v, branch_cursor))
+                        .map_err(|e| (e, branch_cursor))
+                }
+            })
+            .collect();
         let idle = self.timeline.idle();
         let joined = futures::future::try_join_all(runs).await;
         drop(idle);

@@ -43,14 +43,14 @@ fn seconds_at(execution: &Execution, at: time::OffsetDateTime) -> i64 {
 #[tokio::test]
 async fn a_looping_branch_does_not_starve_a_sibling_wait() {
     let definition = json!({"StartAt": "Both", "States": {"Both": {
-        "Type": "Parallel", "End": true, "Branches": [
-            {"StartAt": "Loop", "States": {
-                "Loop": {"Type": "Pass", "Next": "Nap"},
-                "Nap": {"Type": "Wait", "Seconds": 5, "Next": "Loop"}}},
-            {"StartAt": "Late", "States": {
-                "Late": {"Type": "Wait", "Seconds": 15, "Next": "Stop"},
-                "Stop": {"Type": "Fail", "Error": "Second", "Cause": "the second branch"}}}
-        ]}}});
+    "Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "Loop", "States": {
+            "Loop": {"Type": "Pass", "Next": "Nap"},
+            "Nap": {"Type": "Wait", "Seconds": 5, "Next": "Loop"}}},
+        {"StartAt": "Late", "States": {
+            "Late": {"Type": "Wait", "Seconds": 15, "Next": "Stop"},
+            "Stop": {"Type": "Fail", "Error": "Second", "Cause": "the second branch"}}}
+    ]}}});
     let execution = run_virtual(definition, json!({})).await;
     assert_eq!(execution.status, Status::Failed);
     assert_eq!(execution.error.as_deref(), Some("Second"));

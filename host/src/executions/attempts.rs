@@ -125,8 +125,7 @@ impl EventSink for WatchedSink {
     fn durable(&self) -> SinkFuture<'_> {
         Box::pin(async move {
             self.inner.durable().await?;
-            if self.recorded.load(Ordering::Acquire) && !self.cleared.swap(true, Ordering::AcqRel)
-            {
+            if self.recorded.load(Ordering::Acquire) && !self.cleared.swap(true, Ordering::AcqRel) {
                 self.attempts.clear(&self.arn);
                 self.progress.made();
             }
