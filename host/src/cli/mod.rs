@@ -73,7 +73,10 @@ pub fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("SANDSTEP_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        // Escaped: a field a guest controls cannot forge a log line or
+        // reach the terminal as an escape sequence (so no colours either).
+        .with_ansi(false)
+        .with_writer(escape::EscapedStderr)
         .init();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
