@@ -211,14 +211,15 @@ impl Executions {
         // Executions whose last resume died with the host go first, one at
         // a time, each alone until it records something new (or ends): if
         // one kills the host again, it alone is blamed (see `attempts`).
-        let mut suspects: Vec<(u32, &ExecutionRecord)> = claimed
+        // The least suspect first; the others after all suspects.
+        let mut order: Vec<(u32, &ExecutionRecord)> = claimed
             .iter()
             .map(|record| (self.attempts.count(&record.arn), record))
             .collect();
-        suspects.sort_by_key(|(count, _)| *count);
+        order.sort_by_key(|(count, _)| (*count == 0, *count));
         let mut running = futures::stream::FuturesUnordered::new();
         let mut ended = Vec::new();
-        for (count, record) in suspects {
+        for (count, record) in order {
             let progress = Arc::new(Progress::default());
             running.push(self.continue_execution(record, shared, progress.clone()));
             if count == 0 {

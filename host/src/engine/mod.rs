@@ -156,7 +156,10 @@ impl Engine {
         let timeout = machine.timeout_seconds.map_or(longest, |s| {
             time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)).min(longest)
         });
-        let deadline = start + timeout;
+        // Checked: a resumed execution's start comes from the store.
+        let deadline = start
+            .checked_add(timeout)
+            .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc());
         // Express executions keep no history on AWS, so have no cap.
         let limit = (request.kind == ExecutionType::Standard).then_some(HISTORY_EVENT_LIMIT);
         let mut history = History::new(request.record_history).with_event_limit(limit);
