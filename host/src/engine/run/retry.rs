@@ -1,0 +1,338 @@
+//! Task, Parallel and Map under Retry and Catch: each attempt, the
+//! intervals between them on the execution's timeline, and the Task call
+//! itself (its timeout and heartbeat bounded, its result recorded before it
+//! is acted on, a recorded result replayed instead of invoked).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::task_events::TaskEvents;
+use super::{Failure, MAX_SECONDS, Run, StateEnv, Step, Vars, io, later, matches, parse_text};
+use super::{retry_delay, until};
+use crate::asl::model::*;
+use crate::engine::TaskCall;
+use crate::engine::history::{Phase, state_event};
+use crate::engine::journal::EventKey;
+use crate::errors::{AslError, names};
+use crate::query::jsonata::fields as jsonata_fields;
+
+impl Run<'_> {
+    /// Task, Parallel and Map: attempts under the state's retriers, then its catchers.
+    pub(super) async fn retrying(
+        &self,
+        env: &mut StateEnv<'_>,
+        input: Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Step, Failure> {
+        let state = env.state;
+        let mut attempts = vec![0u32; state.retry.len()];
+        loop {
+            let outcome = self.attempt(env, &input, cursor, vars).await;
+            let error = match outcome {
+                Ok(result) => return self.finish(env, input, result, vars, Self::next(state)),
+                Err(failure) => match self.settle(env, cursor, failure) {
+                    Failure::Error(error) => error,
+                    other => return Err(other),
+                },
+            };
+            if error.error == names::RUNTIME {
+                return Err(error.into());
+            }
+            // The first retrier that matches decides; an exhausted one does
+            // not fall through to later retriers (ASL spec, "Retrying after error").
+            if let Some(i) = state
+                .retry
+                .iter()
+                .position(|r| matches(&r.error_equals, &error.error))
+            {
+                let retrier = &state.retry[i];
+                if attempts[i] < retrier.max_attempts {
+                    let mut delay = retry_delay(retrier, attempts[i]);
+                    // Replayed: the interval counts from the recorded failure.
+                    let replayed_at = *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(failed_at) = replayed_at {
+                        delay = until(self.engine.clock.now(), later(failed_at, delay));
+                    }
+                    attempts[i] += 1;
+                    env.retry_count = env.retry_count.saturating_add(1);
+                    self.durable().await?;
+                    self.sleep(delay).await?;
+                    continue;
+                }
+            }
+            // Map and Parallel report their own failure once no retry follows.
+            if matches!(state.kind, StateKind::Map(_) | StateKind::Parallel { .. }) {
+                *cursor = self.emit(
+                    env,
+                    *cursor,
+                    state_event(state.type_name(), Phase::Failed),
+                    || None,
+                );
+            }
+            let Some(catcher) = state
+                .catch
+                .iter()
+                .find(|c| matches(&c.error_equals, &error.error))
+            else {
+                return Err(error.into());
+            };
+            let error_output = json!({"Error": error.error, "Cause": error.cause});
+            let assigned = self.assign_jsonata(
+                env,
+                catcher.assign.as_ref(),
+                &input,
+                None,
+                Some(&error_output),
+                vars,
+            )?;
+            let output = if env.jsonata() {
+                match &catcher.output {
+                    Some(output) => self.with_jsonata(
+                        env,
+                        &input,
+                        vars,
+                        None,
+                        None,
+                        Some(&error_output),
+                        |j| output.eval("Output", j),
+                    )?,
+                    None => error_output,
+                }
+            } else {
+                io::merge_result(&catcher.result_path, input, error_output)?
+            };
+            return Ok(Step {
+                output,
+                next: Some(catcher.next),
+                assigned,
+            });
+        }
+    }
+
+    async fn attempt(
+        &self,
+        env: &StateEnv<'_>,
+        input: &Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
+        let effective = self.effective_input(env, input, vars)?;
+        match &env.state.kind {
+            StateKind::Task(task) => self.task(env, task, &effective, cursor, vars).await,
+            StateKind::Parallel { branches } => {
+                self.parallel(env, branches, &effective, cursor, vars).await
+            }
+            StateKind::Map(spec) => self.map(env, spec, &effective, cursor, vars).await,
+            _ => Err(AslError::runtime("only Task, Parallel and Map states are retried").into()),
+        }
+    }
+
+    async fn task(
+        &self,
+        env: &StateEnv<'_>,
+        task: &TaskSpec,
+        input: &Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
+        let timeout = match &task.timeout {
+            Some(field) => Some(self.task_seconds(env, field, "TimeoutSeconds", input, vars)?),
+            None => None,
+        };
+        let heartbeat = match &task.heartbeat {
+            Some(field) => Some(self.task_seconds(env, field, "HeartbeatSeconds", input, vars)?),
+            None => None,
+        };
+        let events = TaskEvents::for_resource(&task.resource);
+        let scheduled = self.emit(env, *cursor, events.scheduled, || {
+            events.scheduled_details(input, timeout, heartbeat)
+        });
+        let started = self.emit(env, scheduled, events.started, || events.started_details());
+        *cursor = started;
+        // A result an earlier run recorded is final: that attempt is never
+        // invoked again.
+        if let Some((id, result)) = self.recorded_result(env, &events) {
+            *cursor = id;
+            return result.map_err(Failure::Error);
+        }
+        // A task whose events could not be recorded is not run.
+        self.check_history()?;
+        let call = TaskCall {
+            resource: &task.resource,
+            input,
+            execution_id: &self.info.arn,
+            state_name: &env.state.name,
+            retry_count: env.retry_count,
+            timeout: timeout.map(Duration::from_secs),
+            // The root frame runs one state at a time.
+            concurrent: self.engine.shared_task || !env.frame.is_empty(),
+        };
+        let outcome = self.engine.tasks.invoke(call).await;
+        let usage = outcome.usage;
+        // What a task returns as its error is bounded before it is recorded.
+        match outcome.result.map_err(AslError::bounded) {
+            Ok(output) => {
+                if !io::fits(&output, self.engine.payload_limit) {
+                    let error = AslError::new(
+                        names::DATA_LIMIT_EXCEEDED,
+                        format!(
+                            "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                            env.state.name
+                        ),
+                    );
+                    *cursor = self.emit(env, *cursor, events.failed, || {
+                        events.error_details(events.failed, &error, usage)
+                    });
+                    self.durable().await?;
+                    return Err(error.into());
+                }
+                *cursor = self.emit(env, *cursor, events.succeeded, || {
+                    events.succeeded_details(&output, usage)
+                });
+                self.durable().await?;
+                Ok(output)
+            }
+            Err(error) => {
+                let kind = if error.error == names::TIMEOUT {
+                    events.timed_out
+                } else {
+                    events.failed
+                };
+                *cursor = self.emit(env, *cursor, kind, || {
+                    events.error_details(kind, &error, usage)
+                });
+                self.durable().await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`name`): a positive
+    /// integer of at most 99,999,999, literal, from a path or JSONata.
+    fn task_seconds(
+        &self,
+        env: &StateEnv<'_>,
+        field: &SecondsField,
+        name: &str,
+        input: &Value,
+        vars: &Vars,
+    ) -> Result<u64, Failure> {
+        match field {
+            SecondsField::Literal(seconds) => Ok((*seconds).clamp(1, MAX_SECONDS)),
+            SecondsField::Jsonata(seconds) => {
+                let seconds = self.with_jsonata(env, input, vars, None, None, None, |j| {
+                    seconds.eval_integer(name, j, jsonata_fields::TIMEOUT_SECONDS)
+                })?;
+                Ok(u64::try_from(seconds).unwrap_or(1).clamp(1, MAX_SECONDS))
+            }
+            SecondsField::Path(path) => {
+                let value = self.with_scope(env, input, vars, None, |scope| {
+                    path.eval(scope).map(Cow::into_owned)
+                });
+                match value.as_ref().and_then(Value::as_u64) {
+                    Some(seconds @ 1..=MAX_SECONDS) => Ok(seconds),
+                    Some(seconds) if seconds > MAX_SECONDS => Err(AslError::runtime(format!(
+                        "The {name}Path parameter references {seconds}, more than the {MAX_SECONDS} seconds a task may be given: {path}"
+                    ))
+                    .into()),
+                    _ => Err(AslError::runtime(format!(
+                        "The {name}Path parameter does not reference a positive integer: {path}"
+                    ))
+                    .into()),
+                }
+            }
+        }
+    }
+
+    /// The outcome an earlier run recorded for the attempt about to be
+    /// invoked, with the id of its event.
+    fn recorded_result(
+        &self,
+        env: &StateEnv<'_>,
+        events: &TaskEvents<'_>,
+    ) -> Option<(u64, Result<Value, AslError>)> {
+        if self.journal.is_empty() {
+            return None;
+        }
+        let recorded = self.journal.get(&EventKey {
+            frame: env.frame.clone(),
+            visit: env.visit,
+            seq: env.seq.load(Ordering::Relaxed),
+        })?;
+        let details = recorded.details.as_ref().map(|(_, details)| details);
+        let result = if recorded.kind == events.succeeded {
+            Ok(details.and_then(|d| d.get("output")).and_then(parse_text)?)
+        } else if recorded.kind == events.failed || recorded.kind == events.timed_out {
+            let text = |field: &str| {
+                details
+                    .and_then(|d| d.get(field))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            Err(AslError {
+                error: text("error"),
+                cause: text("cause"),
+            }
+            .bounded())
+        } else {
+            return None;
+        };
+        env.seq.fetch_add(1, Ordering::Relaxed);
+        *env.replayed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(recorded.timestamp);
+        Some((recorded.id, result))
+    }
+
+    async fn parallel(
+        &self,
+        env: &StateEnv<'_>,
+        branches: &[Arc<StateMachine>],
+        input: &Value,
+        cursor: &mut u64,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
+        let started = self.emit(env, *cursor, "ParallelStateStarted", || None);
+        let runs: Vec<_> = branches
+            .iter()
+            .enumerate()
+            .map(|(i, branch)| {
+                let mut branch_vars = vars.clone();
+                let input = input.clone();
+                let frame = env.child_frame('b', i);
+                // Every branch is runnable from the start, before any is polled.
+                let busy = self.timeline.frame();
+                async move {
+                    let _busy = busy;
+                    let mut branch_cursor = started;
+                    let result = self
+                        .run_machine(branch, frame, input, &mut branch_cursor, &mut branch_vars)
+                        .await;
+                    result
+                        .map(|v| (v, branch_cursor))
+                        .map_err(|e| (e, branch_cursor))
+                }
+            })
+            .collect();
+        let idle = self.timeline.idle();
+        let joined = futures::future::try_join_all(runs).await;
+        drop(idle);
+        match joined {
+            Ok(results) => {
+                let last = results.iter().map(|(_, c)| *c).max().unwrap_or(started);
+                let outputs: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
+                self.emit(env, last, "ParallelStateSucceeded", || None);
+                *cursor = last;
+                Ok(Value::Array(outputs))
+            }
+            Err((failure, last)) => {
+                *cursor = last;
+                Err(failure)
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The history events of a Task attempt, named and detailed by its
+//! resource's kind.
+
+use serde_json::{Value, json};
+
+use crate::engine::Usage;
+use crate::engine::history;
+use crate::errors::AslError;
+
+/// History event names and details for a Task's resource kind: a Lambda
+/// ARN gets `LambdaFunction*` events as on AWS, anything else `Task*`.
+pub(super) struct TaskEvents<'r> {
+    resource: &'r str,
+    lambda: bool,
+    pub scheduled: &'static str,
+    pub started: &'static str,
+    pub succeeded: &'static str,
+    pub failed: &'static str,
+    pub timed_out: &'static str,
+}
+
+impl<'r> TaskEvents<'r> {
+    pub(super) fn for_resource(resource: &'r str) -> Self {
+        if resource.starts_with("arn:aws:lambda:") {
+            TaskEvents {
+                resource,
+                lambda: true,
+                scheduled: "LambdaFunctionScheduled",
+                started: "LambdaFunctionStarted",
+                succeeded: "LambdaFunctionSucceeded",
+                failed: "LambdaFunctionFailed",
+                timed_out: "LambdaFunctionTimedOut",
+            }
+        } else {
+            TaskEvents {
+                resource,
+                lambda: false,
+                scheduled: "TaskScheduled",
+                started: "TaskStarted",
+                succeeded: "TaskSucceeded",
+                failed: "TaskFailed",
+                timed_out: "TaskTimedOut",
+            }
+        }
+    }
+
+    /// `resourceType` and `resource` as AWS splits them: `wasm:enrich` → (`wasm`, `enrich`).
+    fn resource_parts(&self) -> (&'r str, &'r str) {
+        self.resource
+            .split_once(':')
+            .unwrap_or(("task", self.resource))
+    }
+
+    pub(super) fn scheduled_details(
+        &self,
+        input: &Value,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+    ) -> Option<(&'static str, Value)> {
+        let mut details = if self.lambda {
+            json!({"resource": self.resource, "input": history::text(input), "inputDetails": {"truncated": false}})
+        } else {
+            let (resource_type, resource) = self.resource_parts();
+            json!({"resourceType": resource_type, "resource": resource, "region": "local", "parameters": history::text(input)})
+        };
+        if let (Some(timeout), Some(object)) = (timeout, details.as_object_mut()) {
+            object.insert("timeoutInSeconds".into(), json!(timeout));
+        }
+        // Only a task (not a Lambda function) event has a heartbeat member.
+        if let (Some(heartbeat), Some(object), false) =
+            (heartbeat, details.as_object_mut(), self.lambda)
+        {
+            object.insert("heartbeatInSeconds".into(), json!(heartbeat));
+        }
+        let member = if self.lambda {
+            "lambdaFunctionScheduledEventDetails"
+        } else {
+            "taskScheduledEventDetails"
+        };
+        Some((member, details))
+    }
+
+    pub(super) fn started_details(&self) -> Option<(&'static str, Value)> {
+        if self.lambda {
+            return None;
+        }
+        let (resource_type, resource) = self.resource_parts();
+        Some((
+            "taskStartedEventDetails",
+            json!({"resourceType": resource_type, "resource": resource}),
+        ))
+    }
+
+    pub(super) fn succeeded_details(
+        &self,
+        output: &Value,
+        usage: Option<Usage>,
+    ) -> Option<(&'static str, Value)> {
+        let mut details =
+            json!({"output": history::text(output), "outputDetails": {"truncated": false}});
+        add_usage(&mut details, usage);
+        let member = if self.lambda {
+            "lambdaFunctionSucceededEventDetails"
+        } else {
+            self.add_resource(&mut details);
+            "taskSucceededEventDetails"
+        };
+        Some((member, details))
+    }
+
+    pub(super) fn error_details(
+        &self,
+        kind: &'static str,
+        error: &AslError,
+        usage: Option<Usage>,
+    ) -> Option<(&'static str, Value)> {
+        let mut details = history::error_object(&error.error, &error.cause);
+        add_usage(&mut details, usage);
+        if !self.lambda {
+            self.add_resource(&mut details);
+        }
+        let member = match kind {
+            "LambdaFunctionFailed" => "lambdaFunctionFailedEventDetails",
+            "LambdaFunctionTimedOut" => "lambdaFunctionTimedOutEventDetails",
+            "TaskTimedOut" => "taskTimedOutEventDetails",
+            _ => "taskFailedEventDetails",
+        };
+        Some((member, details))
+    }
+
+    fn add_resource(&self, details: &mut Value) {
+        let (resource_type, resource) = self.resource_parts();
+        if let Some(object) = details.as_object_mut() {
+            object.insert("resourceType".into(), json!(resource_type));
+            object.insert("resource".into(), json!(resource));
+        }
+    }
+}
+
+/// Sandstep's own member of a Task event's details: what the attempt used.
+fn add_usage(details: &mut Value, usage: Option<Usage>) {
+    if let (Some(usage), Some(object)) = (usage, details.as_object_mut()) {
+        object.insert("usage".into(), usage.to_json());
+    }
+}
