@@ -209,7 +209,7 @@ impl Executions {
         // Polled together in this task: their calls need tasks of their own.
         let shared = claimed.len() > 1;
         // Executions whose last resume died with the host go first, one at
-        // a time, each alone until it records something new (or ends): if
+        // a time, each alone until its first durable point (or its end): if
         // one kills the host again, it alone is blamed (see `attempts`).
         // The least suspect first; the others after all suspects.
         let mut order: Vec<(u32, &ExecutionRecord)> = claimed
@@ -289,7 +289,7 @@ impl Executions {
     }
 
     /// Fails an execution whose resumes killed the host `died` times in a
-    /// row, so the others can run.
+    /// row before it reached a durable point, so the others can run.
     async fn fail_unresumable(
         &self,
         record: &ExecutionRecord,
@@ -297,7 +297,7 @@ impl Executions {
     ) -> anyhow::Result<Execution> {
         let error = AslError::runtime(format!(
             "The host stopped {died} times in a row while resuming this execution, each time before \
-             it recorded anything new, so it was failed instead of resumed again: replaying it \
+             it got past the point where it stopped, so it was failed instead of resumed again: replaying it \
              makes the host crash (a bug in Sandstep that its definition or data reaches). Report \
              it with the definition and input; after an upgrade, `host redrive` runs it again."
         ));
@@ -346,7 +346,6 @@ impl Executions {
                 attempts: self.attempts.clone(),
                 arn: record.arn.clone(),
                 progress,
-                recorded: Default::default(),
                 cleared: Default::default(),
             });
         }

@@ -3,13 +3,15 @@
 //! abort) cannot crash-loop every later `host run` or `host resume`.
 //!
 //! A resume marks the execution before it replays (`<dir>/resumes/<hash>`
-//! holds the number of resumes in a row that ended with no new event) and
-//! clears the mark once a new event is durable or the execution ends. A
-//! host that dies in between leaves the mark: after
+//! holds the number of resumes in a row that died early) and clears the
+//! mark once the execution reaches its first durable point (the engine
+//! awaits durability after a Task's result and before every sleep) or
+//! ends. A host that dies in between leaves the mark: after
 //! [`RESUME_ATTEMPTS`] such resumes the execution is failed instead of
-//! resumed again. Executions with a mark are resumed first and alone,
-//! each until it records something new, so a crash is blamed on the one
-//! execution that was replaying when the host died.
+//! resumed again. Executions with a mark are resumed first and alone, each
+//! until its first durable point, so a crash is blamed on the one execution
+//! that was replaying when the host died; a Wait, even a long one, is such
+//! a point, so a waiting execution does not hold up the others.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,8 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::engine::journal::{EventSink, KeyedEvent, SinkFuture};
 
-/// How many resumes in a row may end with the host dead, the execution
-/// having recorded nothing new, before it is failed instead.
+/// How many resumes in a row may end with the host dead before the
+/// execution reached a durable point, before it is failed instead.
 pub const RESUME_ATTEMPTS: u32 = 3;
 
 /// The marks of one store's executions.
@@ -105,27 +107,25 @@ impl Drop for MadeOnDrop {
     }
 }
 
-/// A resumed execution's sink: the first new event that is durable clears
-/// its mark and reports progress.
+/// A resumed execution's sink: its first durable point clears its mark and
+/// reports progress.
 pub struct WatchedSink {
     pub inner: Arc<dyn EventSink>,
     pub attempts: ResumeAttempts,
     pub arn: String,
     pub progress: Arc<Progress>,
-    pub recorded: AtomicBool,
     pub cleared: AtomicBool,
 }
 
 impl EventSink for WatchedSink {
     fn record(&self, event: KeyedEvent) {
-        self.recorded.store(true, Ordering::Release);
         self.inner.record(event);
     }
 
     fn durable(&self) -> SinkFuture<'_> {
         Box::pin(async move {
             self.inner.durable().await?;
-            if self.recorded.load(Ordering::Acquire) && !self.cleared.swap(true, Ordering::AcqRel) {
+            if !self.cleared.swap(true, Ordering::AcqRel) {
                 self.attempts.clear(&self.arn);
                 self.progress.made();
             }
