@@ -382,3 +382,42 @@ async fn absent_error_and_cause_stay_absent() {
         Some(("executionTimedOutEventDetails", json!({})))
     );
 }
+
+/// A bug that panics inside a run fails that execution with
+/// `States.Runtime`, and the engine runs the next one as usual.
+#[tokio::test]
+async fn a_panic_fails_its_execution_not_the_host() {
+    struct Panicking;
+    impl TaskRunner for Panicking {
+        fn check_resource(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
+            let explode = call.input["explode"] == json!(true);
+            let echoed = call.input.clone();
+            Box::pin(async move {
+                assert!(!explode, "a bug reached by this input");
+                Ok(echoed).into()
+            })
+        }
+    }
+    let definition = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": "wasm:bug", "End": true,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+        "Caught": {"Type": "Succeed"}}});
+    let tasks: Arc<dyn TaskRunner> = Arc::new(Panicking);
+    let failed = run(&definition, json!({"explode": true}), tasks.clone()).await;
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.error.as_deref(), Some("States.Runtime"));
+    let cause = failed.cause.as_deref().unwrap_or_default();
+    assert!(
+        cause.contains("The host failed") && cause.contains("a bug reached by this input"),
+        "{cause}"
+    );
+    assert_eq!(
+        failed.history.last().map(|e| e.kind.as_ref()),
+        Some("ExecutionFailed")
+    );
+    let fine = run(&definition, json!({"explode": false}), tasks).await;
+    assert_eq!(fine.status, Status::Succeeded);
+}
