@@ -2,14 +2,20 @@
 //! (the table in DESIGN.md): fuel or deadline → `States.Timeout`, memory →
 //! `Sandbox.MemoryLimitExceeded`, `exit(n)` → `Sandbox.Exit` with the
 //! status, any other trap → `Sandbox.Trap` with the
-//! guest's panic message, a `task-error` → its own name, output that is
-//! not JSON → `Sandbox.InvalidOutput`. Never panics, whatever the guest did.
+//! guest's panic message, a handle past a budget →
+//! `Sandbox.ResourceLimitExceeded`, a `task-error` → its own name, output
+//! that is not JSON → `Sandbox.InvalidOutput`, output longer than the
+//! payload limit → `States.DataLimitExceeded` (measured on the text in the
+//! guest's memory, before the host copies or parses it). Never panics,
+//! whatever the guest did.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::Trap;
+use wasmtime::component::{ResourceTableError, WasmStr};
 
+use super::handles::HandleLimitHit;
 use super::limits::{MemoryLimitHit, mib};
 use super::tenants::ExecutionFuel;
 use crate::errors::{AslError, names};
@@ -80,6 +86,22 @@ impl Budget<'_> {
                     "task \"{}\" exceeded its memory limit of {}: {hit} (raise `memory_mib` for the task in sandstep.toml)",
                     self.task,
                     mib(self.memory_bytes)
+                ),
+            );
+        }
+        if let Some(hit) = root.downcast_ref::<HandleLimitHit>() {
+            return AslError::new(
+                names::SANDBOX_RESOURCE_LIMIT_EXCEEDED,
+                format!("task \"{}\" was stopped: {hit}", self.task),
+            );
+        }
+        if let Some(ResourceTableError::Full) = root.downcast_ref::<ResourceTableError>() {
+            return AslError::new(
+                names::SANDBOX_RESOURCE_LIMIT_EXCEEDED,
+                format!(
+                    "task \"{}\" was stopped: it held more handles (streams, pollables, \
+                     descriptors) at once than one call may (drop what it no longer needs)",
+                    self.task
                 ),
             );
         }
@@ -156,11 +178,84 @@ fn with_stderr(mut cause: String, stderr: &str) -> String {
     cause
 }
 
+/// The most bytes of a task-error's name the host copies out of the guest:
+/// AWS keeps 256 characters, four bytes at most each.
+const ERROR_KEPT_BYTES: usize = 1024 + 4;
+/// The most bytes of a task-error's cause the host copies: AWS keeps 32,768
+/// characters, four bytes at most each.
+const CAUSE_KEPT_BYTES: usize = 4 * 32_768 + 4;
+
+/// What a guest's `run` returned, as the guest's `result<string, task-error>`
+/// with every string still in its memory.
+#[derive(wasmtime::component::ComponentType, wasmtime::component::Lift)]
+#[component(record)]
+pub(crate) struct RawTaskError {
+    error: WasmStr,
+    cause: WasmStr,
+}
+
+pub(crate) type RawReturn = Result<WasmStr, RawTaskError>;
+
+/// What a guest returned, copied out of its memory within bounds.
+#[derive(Debug)]
+pub(crate) enum Returned {
+    /// The output text, at most the call's output limit.
+    Output(String),
+    /// The output was longer than the limit; it was never copied.
+    TooLarge,
+    /// A task-error, its name and cause cut to what AWS would keep.
+    Failed { error: String, cause: String },
+}
+
+impl Returned {
+    /// Copies what the guest returned out of its memory (in `store`): the
+    /// output only when it is at most `output_limit` bytes, the error name
+    /// and cause only as far as AWS's limits. Fails only when a string is
+    /// not valid UTF-8 or not within the guest's memory (a trap).
+    pub fn copy<T: 'static>(
+        raw: RawReturn,
+        store: &wasmtime::Store<T>,
+        output_limit: Option<usize>,
+    ) -> wasmtime::Result<Returned> {
+        Ok(match raw {
+            Ok(text) => {
+                let text = text.to_str(store)?;
+                match output_limit {
+                    Some(limit) if text.len() > limit => Returned::TooLarge,
+                    _ => Returned::Output(text.into_owned()),
+                }
+            }
+            Err(e) => Returned::Failed {
+                error: prefix(&e.error.to_str(store)?, ERROR_KEPT_BYTES).to_owned(),
+                cause: prefix(&e.cause.to_str(store)?, CAUSE_KEPT_BYTES).to_owned(),
+            },
+        })
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The ASL result of a call that returned.
-pub(crate) fn returned(
-    task: &str,
-    result: Result<String, (String, String)>,
-) -> Result<Value, AslError> {
+pub(crate) fn returned(task: &str, state: &str, returned: Returned) -> Result<Value, AslError> {
+    let result = match returned {
+        Returned::Output(text) => Ok(text),
+        Returned::TooLarge => {
+            return Err(AslError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
+                ),
+            ));
+        }
+        Returned::Failed { error, cause } => Err((error, cause)),
+    };
     match result {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
             AslError::new(
@@ -187,11 +282,7 @@ fn is_reserved(name: &str) -> bool {
 }
 
 fn preview(text: &str) -> &str {
-    let mut end = text.len().min(80);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    prefix(text, 80)
 }
 
 #[cfg(test)]
@@ -211,9 +302,13 @@ mod tests {
 
     #[test]
     fn task_errors_keep_their_name_unless_reserved() {
-        let own = returned("t", Err(("Orders.InvalidRow".into(), "row 3".into())));
+        let failed = |error: &str, cause: &str| Returned::Failed {
+            error: error.into(),
+            cause: cause.into(),
+        };
+        let own = returned("t", "S", failed("Orders.InvalidRow", "row 3"));
         assert_eq!(own, Err(AslError::new("Orders.InvalidRow", "row 3")));
-        let forged = returned("t", Err(("States.Timeout".into(), "fake".into())));
+        let forged = returned("t", "S", failed("States.Timeout", "fake"));
         assert_eq!(
             forged.map_err(|e| e.error),
             Err(names::SANDBOX_INVALID_OUTPUT.to_owned())
@@ -222,9 +317,14 @@ mod tests {
 
     #[test]
     fn output_must_be_json() {
-        assert_eq!(returned("t", Ok("[1]".into())), Ok(serde_json::json!([1])));
-        let err = returned("t", Ok("nope".into())).expect_err("not JSON");
+        let output = |text: &str| Returned::Output(text.into());
+        assert_eq!(returned("t", "S", output("[1]")), Ok(serde_json::json!([1])));
+        let err = returned("t", "S", output("nope")).expect_err("not JSON");
         assert_eq!(err.error, names::SANDBOX_INVALID_OUTPUT);
         assert!(err.cause.contains("\"nope\""), "{}", err.cause);
+        let err = returned("t", "Big", Returned::TooLarge).expect_err("too large");
+        assert_eq!(err.error, names::DATA_LIMIT_EXCEEDED);
+        assert!(err.cause.contains("'Big'"), "{}", err.cause);
+        assert_eq!(prefix("ééé", 3), "é");
     }
 }
