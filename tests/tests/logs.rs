@@ -64,6 +64,7 @@ async fn probe(sandbox: &Sandbox, guest: &str, grants: &Grants, request: Value) 
         retry_count: 0,
         timeout: None,
         concurrent: true,
+        output_limit: None,
     };
     let outcome = sandbox
         .run(&component, &Limits::default(), grants, invocation)

@@ -16,6 +16,7 @@ use wasmtime::Trap;
 use wasmtime::component::{ResourceTableError, WasmStr};
 
 use super::handles::HandleLimitHit;
+use super::host::TaskError;
 use super::limits::{MemoryLimitHit, mib};
 use super::tenants::ExecutionFuel;
 use crate::errors::{AslError, names};
@@ -185,16 +186,10 @@ const ERROR_KEPT_BYTES: usize = 1024 + 4;
 /// characters, four bytes at most each.
 const CAUSE_KEPT_BYTES: usize = 4 * 32_768 + 4;
 
-/// What a guest's `run` returned, as the guest's `result<string, task-error>`
-/// with every string still in its memory.
-#[derive(wasmtime::component::ComponentType, wasmtime::component::Lift)]
-#[component(record)]
-pub(crate) struct RawTaskError {
-    error: WasmStr,
-    cause: WasmStr,
-}
-
-pub(crate) type RawReturn = Result<WasmStr, RawTaskError>;
+/// What a guest's `run` returned, its output text still in the guest's
+/// memory. (A task-error's strings are copied whole: at most the guest's
+/// memory, and cut right after.)
+pub(crate) type RawReturn = Result<WasmStr, TaskError>;
 
 /// What a guest returned, copied out of its memory within bounds.
 #[derive(Debug)]
@@ -226,11 +221,20 @@ impl Returned {
                 }
             }
             Err(e) => Returned::Failed {
-                error: prefix(&e.error.to_str(store)?, ERROR_KEPT_BYTES).to_owned(),
-                cause: prefix(&e.cause.to_str(store)?, CAUSE_KEPT_BYTES).to_owned(),
+                error: cut(e.error, ERROR_KEPT_BYTES),
+                cause: cut(e.cause, CAUSE_KEPT_BYTES),
             },
         })
     }
+}
+
+/// `text` cut to at most `max` bytes, its memory given back.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        text.truncate(prefix(&text, max).len());
+        text.shrink_to_fit();
+    }
+    text
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.

@@ -166,7 +166,7 @@ impl CallGrants {
         if let Some(error) = self.fs.exceeded(task) {
             tracing::warn!(
                 target: "sandstep::sandbox",
-                task = %escape_for_log(task, LOGGED_CHARS),
+                task = ?escape_for_log(task, LOGGED_CHARS),
                 "{}",
                 escape_for_log(&error.cause, 4 * LOGGED_CHARS)
             );
@@ -200,7 +200,7 @@ impl CallGrants {
         if hit {
             tracing::warn!(
                 target: "sandstep::sandbox",
-                task = %escape_for_log(task, LOGGED_CHARS),
+                task = ?escape_for_log(task, LOGGED_CHARS),
                 "the task's output, error or captured text contained a secret's value; it was redacted"
             );
         }

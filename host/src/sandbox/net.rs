@@ -156,7 +156,7 @@ impl NetCall {
             if self.refusals.admit("dns lookup") {
                 tracing::warn!(
                     target: "sandstep::sandbox",
-                    task = %self.refusals.task(),
+                    task = ?self.refusals.task(),
                     name = %escape_for_log(name, LOGGED_CHARS),
                     "refused a DNS lookup: the name matches none of the task's `network` patterns"
                 );
@@ -202,7 +202,7 @@ impl NetCall {
         if !allowed && self.refusals.admit("socket") {
             tracing::warn!(
                 target: "sandstep::sandbox",
-                task = %self.refusals.task(),
+                task = ?self.refusals.task(),
                 address = %addr,
                 usage = ?usage,
                 "refused a socket operation: not allowed by the task's `network` patterns"

@@ -73,7 +73,7 @@ impl Drop for RefusalLog {
             if let Some(more) = count.checked_sub(LOGGED_PER_KIND).filter(|&m| m > 0) {
                 tracing::warn!(
                     target: "sandstep::sandbox",
-                    task = %escape_for_log(&self.task, LOGGED_CHARS),
+                    task = ?escape_for_log(&self.task, LOGGED_CHARS),
                     kind = kind.as_str(),
                     more,
                     "and {more} more refusals of this kind in this call (not logged one by one)"

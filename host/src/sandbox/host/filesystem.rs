@@ -93,7 +93,7 @@ impl FsView<'_> {
             if refusals.admit(&format!("{op} {code}")) {
                 tracing::warn!(
                     target: "sandstep::sandbox",
-                    task = %refusals.task(),
+                    task = ?refusals.task(),
                     op,
                     path = ?escape_for_log(path, LOGGED_CHARS),
                     error = %code,
