@@ -23,7 +23,8 @@
 //!   reports `opened`;
 //! - `listings`: open `count` listings of directory `path` and keep them;
 //!   reports `opened`;
-//! - `script`: run each request of `steps` in order and report each.
+//! - `script`: run each request of `steps` in order and report each (the
+//!   report is also printed on stdout).
 //!
 //! Output: `{"ok": true, "content": ...}` or `{"ok": false, "error": "..."}`;
 //! counting ops add how far they got (`written`, `created`, `opened`), and
@@ -193,7 +194,11 @@ impl Guest for Task {
         let report = match request["op"].as_str() {
             Some("script") => {
                 let steps = request["steps"].as_array().cloned().unwrap_or_default();
-                json!({ "steps": steps.iter().map(report).collect::<Vec<_>>() })
+                let report = json!({ "steps": steps.iter().map(report).collect::<Vec<_>>() });
+                // Also on stdout: a call that ends with a host error (a
+                // refused write) keeps its captured output, not its result.
+                println!("{report}");
+                report
             }
             _ => report(&request),
         };
