@@ -329,7 +329,10 @@ impl HostDescriptor for FsView<'_> {
         atim: types::NewTimestamp,
         mtim: types::NewTimestamp,
     ) -> FsResult<()> {
-        HostDescriptor::set_times_at(&mut self.fs, fd, path_flags, path, atim, mtim).await
+        let shown = path.clone();
+        let result =
+            HostDescriptor::set_times_at(&mut self.fs, fd, path_flags, path, atim, mtim).await;
+        self.logged("set times", &shown, result)
     }
 
     async fn link_at(
@@ -504,7 +507,10 @@ impl HostDescriptor for FsView<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::MetadataHashValue> {
-        HostDescriptor::metadata_hash_at(&mut self.fs, fd, path_flags, path).await
+        // wasi-libc's `stat` asks this first.
+        let shown = path.clone();
+        let result = HostDescriptor::metadata_hash_at(&mut self.fs, fd, path_flags, path).await;
+        self.logged("stat", &shown, result)
     }
 }
 
