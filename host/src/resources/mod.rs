@@ -43,6 +43,7 @@
 //! max_concurrent_tasks = 8   # its calls running at once; more wait, FIFO (default 8)
 //! memory_ceiling = "2 GiB"   # sum of its running calls' memory limits (default "2 GiB")
 //! fuel_per_execution = 100_000_000_000  # fuel one execution's calls share (default: none)
+//! max_open_files = 512       # host descriptors its running calls hold together (default 512)
 //! ```
 //!
 //! A task gets no files outside its `dirs`, no environment besides its
@@ -80,6 +81,15 @@
 //! | descriptors of all calls | half the process's open-file limit (`ulimit -n`) | descriptors for the host itself and for starting calls | `Sandbox.ResourceLimitExceeded` for the call that would pass it |
 //! | output text | the payload limit, measured in the guest's memory before it is copied | host memory: a result is never copied or parsed past it | `States.DataLimitExceeded` |
 //! | refusal log lines | 10 per kind per call, then one summary | the host's log volume | never fails: the rest are counted |
+//!
+//! The host memory one call can cause is bounded by these: at most about
+//! twice its `memory_mib` (its linear memory, plus, for an instant, a copy
+//! of a task-error it returned before that is cut to AWS's sizes), plus 34
+//! times the payload limit (its input, and its output copied and parsed:
+//! output longer than the limit is refused where it lies, in the guest's
+//! memory, so it is never copied), plus its captures and logs (192 KiB),
+//! its 16 directory listings and a few MiB of wasmtime's own state.
+//! SECURITY.md derives it; `tests/soak.rs` measures it.
 //!
 //! Tasks that name no tenant run for the tenant `"default"`, unlimited
 //! unless the manifest declares `[tenants.default]`; `host run --tenant
