@@ -279,7 +279,10 @@ async fn guest_text_cannot_forge_a_log_line_or_reach_the_terminal() {
 
     let text = logs.text();
     for needle in ["forged by the guest", "forged path", "forged stderr"] {
-        assert!(text.contains(needle), "{needle:?} was not logged at all:\n{text}");
+        assert!(
+            text.contains(needle),
+            "{needle:?} was not logged at all:\n{text}"
+        );
     }
     for line in text.lines() {
         assert!(

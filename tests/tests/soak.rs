@@ -93,7 +93,9 @@ fn call_bound(memory_limit: u64, payload_limit: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_result_cannot_push_host_memory_past_its_bound() {
-    let _turn = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().expect("temp dir");
     let manifest_path = dir.path().join("sandstep.toml");
     let memory_mib = 160u64;
@@ -106,8 +108,8 @@ async fn a_huge_result_cannot_push_host_memory_past_its_bound() {
     )
     .expect("manifest");
     let sandbox = own_sandbox();
-    let tasks = WasmTasks::load(&Manifest::load(&manifest_path).expect("valid"), &sandbox)
-        .expect("loads");
+    let tasks =
+        WasmTasks::load(&Manifest::load(&manifest_path).expect("valid"), &sandbox).expect("loads");
     let machine = asl::parse_text(
         r#"{"StartAt": "Big", "States": {"Big": {"Type": "Task", "Resource": "wasm:big", "End": true}}}"#,
     )
@@ -175,18 +177,46 @@ fn kinds() -> Vec<Kind> {
         .map(|_| json!({"op": "read", "path": "/data/../secret"}))
         .collect();
     vec![
-        kind("fs", json!({"op": "hold", "path": "/data/f", "count": 10_000}), Some(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED)),
-        kind("fs", json!({"op": "listings", "path": "/data", "count": 5_000}), Some(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED)),
-        kind("fs", json!({"op": "write_n", "path": "/out/f", "size": 1 << 20, "chunk": 65536}), Some(names::SANDBOX_WRITE_QUOTA_EXCEEDED)),
+        kind(
+            "fs",
+            json!({"op": "hold", "path": "/data/f", "count": 10_000}),
+            Some(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED),
+        ),
+        kind(
+            "fs",
+            json!({"op": "listings", "path": "/data", "count": 5_000}),
+            Some(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED),
+        ),
+        kind(
+            "fs",
+            json!({"op": "write_n", "path": "/out/f", "size": 1 << 20, "chunk": 65536}),
+            Some(names::SANDBOX_WRITE_QUOTA_EXCEEDED),
+        ),
         kind("fs", json!({"op": "script", "steps": refusals}), None),
-        kind("fs", json!({"op": "symlink", "path": "/out/up", "to": "../../etc/passwd"}), None),
+        kind(
+            "fs",
+            json!({"op": "symlink", "path": "/out/up", "to": "../../etc/passwd"}),
+            None,
+        ),
         kind("log", json!(20_000), None),
         kind("log", json!({"empty": 100_000}), None),
         kind("flood", json!(4 << 20), None),
-        kind("grow", json!({}), Some(names::SANDBOX_MEMORY_LIMIT_EXCEEDED)),
+        kind(
+            "grow",
+            json!({}),
+            Some(names::SANDBOX_MEMORY_LIMIT_EXCEEDED),
+        ),
         kind("spin", json!({}), Some(names::TIMEOUT)),
-        kind("big", json!({"array": 8 << 20}), Some(names::DATA_LIMIT_EXCEEDED)),
-        kind("sock", json!({"hold": "PORT", "count": 1_000}), Some(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED)),
+        kind(
+            "big",
+            json!({"array": 8 << 20}),
+            Some(names::DATA_LIMIT_EXCEEDED),
+        ),
+        kind(
+            "sock",
+            json!({"hold": "PORT", "count": 1_000}),
+            Some(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED),
+        ),
     ]
 }
 
@@ -276,13 +306,20 @@ async fn benign_run(engine: &Engine, machine: &asl::model::StateMachine, i: usiz
         .execute(machine, ExecutionRequest::new("benign", input.clone()))
         .await;
     let took = started.elapsed();
-    assert_eq!(execution.output.as_ref(), Some(&input), "{:?}", execution.cause);
+    assert_eq!(
+        execution.output.as_ref(),
+        Some(&input),
+        "{:?}",
+        execution.cause
+    );
     took
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_calls_from_two_tenants_leave_the_host_as_they_found_it() {
-    let _turn = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let setting = |name: &str, default: usize| {
         std::env::var(name)
             .ok()
@@ -336,7 +373,11 @@ async fn hostile_calls_from_two_tenants_leave_the_host_as_they_found_it() {
     for kind in kinds().iter() {
         for tenant in ["red", "blue"] {
             let got = hostile(&tasks, tenant, kind, 0, port).await;
-            assert_eq!(kind.ends_with, got.as_ref().map(|g| g.0.as_str()), "{got:?}");
+            assert_eq!(
+                kind.ends_with,
+                got.as_ref().map(|g| g.0.as_str()),
+                "{got:?}"
+            );
         }
     }
     let (fds_before, rss_before) = (open_fds(), rss());
@@ -426,7 +467,11 @@ async fn hostile_calls_from_two_tenants_leave_the_host_as_they_found_it() {
         percentile(&during, 0.99)
     );
     for (at, rss, fds) in samples.iter().step_by((samples.len() / 10).max(1)) {
-        println!("soak: t={:>6.2}s RSS {} fds {fds}", at.as_secs_f64(), mib(*rss));
+        println!(
+            "soak: t={:>6.2}s RSS {} fds {fds}",
+            at.as_secs_f64(),
+            mib(*rss)
+        );
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     assert!(
@@ -435,7 +480,11 @@ async fn hostile_calls_from_two_tenants_leave_the_host_as_they_found_it() {
         fd_targets()
     );
     // The hostile calls and one benign at once, each within its bound.
-    let bound = (at_once as u64 + 1) * call_bound(64 << 20, sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT as u64);
+    let bound = (at_once as u64 + 1)
+        * call_bound(
+            64 << 20,
+            sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT as u64,
+        );
     assert!(
         rss_peak.saturating_sub(rss_before) < bound,
         "host memory grew by {}, past {}",

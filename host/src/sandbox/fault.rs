@@ -322,7 +322,10 @@ mod tests {
     #[test]
     fn output_must_be_json() {
         let output = |text: &str| Returned::Output(text.into());
-        assert_eq!(returned("t", "S", output("[1]")), Ok(serde_json::json!([1])));
+        assert_eq!(
+            returned("t", "S", output("[1]")),
+            Ok(serde_json::json!([1]))
+        );
         let err = returned("t", "S", output("nope")).expect_err("not JSON");
         assert_eq!(err.error, names::SANDBOX_INVALID_OUTPUT);
         assert!(err.cause.contains("\"nope\""), "{}", err.cause);

@@ -281,7 +281,10 @@ pub(crate) fn process_open_file_limit() -> u32 {
         .ok()
         .and_then(|text| {
             let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-            let soft = line.trim_start_matches("Max open files").split_whitespace().next()?;
+            let soft = line
+                .trim_start_matches("Max open files")
+                .split_whitespace()
+                .next()?;
             match soft {
                 "unlimited" => Some(u32::MAX),
                 n => n.parse().ok(),
@@ -308,18 +311,26 @@ mod tests {
         let call = CallHandles::new(2, 1, 5, vec![tenant.clone(), sandbox.clone()]);
         let a = call.take(HandleKind::Descriptor).expect("first");
         let b = call.take(HandleKind::Descriptor).expect("second");
-        let hit = call.take(HandleKind::Descriptor).expect_err("the call's bound");
+        let hit = call
+            .take(HandleKind::Descriptor)
+            .expect_err("the call's bound");
         assert_eq!((hit.scope, hit.cap), (Scope::Call, 2));
         assert_eq!((tenant.held(), sandbox.held()), (2, 2), "nothing leaked");
         drop(a);
         assert_eq!((tenant.held(), sandbox.held()), (1, 1));
         let other = CallHandles::new(10, 1, 5, vec![tenant.clone(), sandbox.clone()]);
-        let c = other.take(HandleKind::Descriptor).expect("the tenant has room");
+        let c = other
+            .take(HandleKind::Descriptor)
+            .expect("the tenant has room");
         let d = other.take(HandleKind::Descriptor).expect("its last");
-        let hit = other.take(HandleKind::Descriptor).expect_err("the tenant's bound");
+        let hit = other
+            .take(HandleKind::Descriptor)
+            .expect_err("the tenant's bound");
         assert_eq!(hit.scope, Scope::Tenant("acme".into()));
         assert!(hit.to_string().contains("max_open_files"), "{hit}");
-        let listing = call.take(HandleKind::Listing).expect("memory, not a descriptor");
+        let listing = call
+            .take(HandleKind::Listing)
+            .expect("memory, not a descriptor");
         assert!(call.take(HandleKind::Listing).is_err());
         drop((b, c, d, listing));
         assert_eq!((tenant.held(), sandbox.held()), (0, 0));
@@ -329,7 +340,9 @@ mod tests {
     fn a_socket_also_counts_as_a_descriptor() {
         let call = CallHandles::new(1, 1, 5, Vec::new());
         let _socket = call.take(HandleKind::Socket).expect("one");
-        let hit = call.take(HandleKind::Descriptor).expect_err("the socket holds it");
+        let hit = call
+            .take(HandleKind::Descriptor)
+            .expect_err("the socket holds it");
         assert_eq!(hit.kind, HandleKind::Descriptor);
     }
 

@@ -364,9 +364,7 @@ impl Sandbox {
         let pre = TaskPre::new(instance_pre)
             .map_err(anyhow::Error::from)
             .with_context(not_a_task)?;
-        let (_, run) = component
-            .get_export(None, "run")
-            .with_context(not_a_task)?;
+        let (_, run) = component.get_export(None, "run").with_context(not_a_task)?;
         Ok(TaskComponent {
             pre,
             run,
@@ -590,11 +588,10 @@ impl Sandbox {
                         .instance_pre()
                         .instantiate_async(&mut store)
                         .await?;
-                    let run = instance
-                        .get_typed_func::<(&str, &WitContext), (fault::RawReturn,)>(
-                            &mut store,
-                            &component.run,
-                        )?;
+                    let run = instance.get_typed_func::<(&str, &WitContext), (fault::RawReturn,)>(
+                        &mut store,
+                        &component.run,
+                    )?;
                     let (raw,) = run.call_async(&mut store, (call.input, &ctx)).await?;
                     // Bounded before anything is copied out of the guest.
                     fault::Returned::copy(raw, &store, call.output_limit)

@@ -56,9 +56,15 @@ async fn holding_files_open_past_the_call_budget_ends_the_call() {
     ] {
         let outcome = beside(fs_probe(&grants, request.clone())).await;
         let (name, cause) = error(&outcome);
-        assert_eq!(name, names::SANDBOX_RESOURCE_LIMIT_EXCEEDED, "{request}: {cause}");
+        assert_eq!(
+            name,
+            names::SANDBOX_RESOURCE_LIMIT_EXCEEDED,
+            "{request}: {cause}"
+        );
         assert!(
-            cause.contains(&format!("more than {DEFAULT_CALL_DESCRIPTORS} open descriptors")),
+            cause.contains(&format!(
+                "more than {DEFAULT_CALL_DESCRIPTORS} open descriptors"
+            )),
             "{cause}"
         );
     }
@@ -80,7 +86,10 @@ async fn holding_many_directory_listings_is_bounded() {
     assert_eq!(name, names::SANDBOX_RESOURCE_LIMIT_EXCEEDED, "{cause}");
     assert!(cause.contains("directory listings"), "{cause}");
     let few = json!({"op": "listings", "path": "/data", "count": 8});
-    assert_eq!(output(&fs_probe(&tree.grants(), few).await)["opened"], json!(8));
+    assert_eq!(
+        output(&fs_probe(&tree.grants(), few).await)["opened"],
+        json!(8)
+    );
 }
 
 #[tokio::test]
@@ -88,7 +97,11 @@ async fn holding_many_sockets_is_bounded() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     let port = listener.local_addr().expect("addr").port();
     let grants = Grants {
-        net: vec![format!("127.0.0.1:{port}").parse::<NetRule>().expect("pattern")],
+        net: vec![
+            format!("127.0.0.1:{port}")
+                .parse::<NetRule>()
+                .expect("pattern"),
+        ],
         ..Grants::default()
     };
     let request = json!({"hold": format!("127.0.0.1:{port}"), "count": 1_000});
@@ -102,7 +115,10 @@ async fn holding_many_sockets_is_bounded() {
     .await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::SANDBOX_RESOURCE_LIMIT_EXCEEDED, "{cause}");
-    assert!(cause.contains("sockets") || cause.contains("descriptors"), "{cause}");
+    assert!(
+        cause.contains("sockets") || cause.contains("descriptors"),
+        "{cause}"
+    );
     drop(listener);
 }
 
@@ -151,16 +167,32 @@ async fn a_tenant_holding_its_files_cannot_keep_another_tenant_from_starting() {
     };
     let started = Instant::now();
     while tasks.tenant("hog").and_then(|t| t.open_files_held()) != Some(40) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the hog never held its files");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the hog never held its files"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Another call of the same tenant fails with the tenant's bound...
-    let more = call(&tasks, "wasm:hog", json!({"op": "hold", "path": "/data/f", "count": 5})).await;
+    let more = call(
+        &tasks,
+        "wasm:hog",
+        json!({"op": "hold", "path": "/data/f", "count": 5}),
+    )
+    .await;
     let (name, cause) = error(&more);
     assert_eq!(name, names::SANDBOX_RESOURCE_LIMIT_EXCEEDED, "{cause}");
-    assert!(cause.contains("tenant \"hog\"") && cause.contains("max_open_files"), "{cause}");
+    assert!(
+        cause.contains("tenant \"hog\"") && cause.contains("max_open_files"),
+        "{cause}"
+    );
     // ...while the other tenant's task starts and opens what it needs.
-    let calm = call(&tasks, "wasm:calm", json!({"op": "hold", "path": "/data/f", "count": 20})).await;
+    let calm = call(
+        &tasks,
+        "wasm:calm",
+        json!({"op": "hold", "path": "/data/f", "count": 20}),
+    )
+    .await;
     assert_eq!(output(&calm)["opened"], json!(20));
     let held = holder.await.expect("the hog's call");
     assert_eq!(output(&held)["opened"], json!(40));
@@ -186,18 +218,29 @@ async fn a_resource_limit_is_the_task_s_own_error_and_a_catch_matches_it() {
     let execution = engine
         .execute(
             &machine,
-            ExecutionRequest::new("hog", json!({"op": "hold", "path": "/data/f", "count": 1000})),
+            ExecutionRequest::new(
+                "hog",
+                json!({"op": "hold", "path": "/data/f", "count": 1000}),
+            ),
         )
         .await;
     let out = execution.output.expect("the Catch recovers");
-    assert_eq!(out["Error"], json!(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED), "{out}");
+    assert_eq!(
+        out["Error"],
+        json!(names::SANDBOX_RESOURCE_LIMIT_EXCEEDED),
+        "{out}"
+    );
 }
 
 #[tokio::test]
 async fn a_flood_of_empty_log_lines_is_bounded() {
     let outcome = beside(run(guests::LOG_FLOOD, "{\"empty\": 1000000}")).await;
     assert_eq!(output(&outcome), &json!({"logged": 1_000_000}));
-    assert!(outcome.logs.len() <= 64 * 1024 / 64, "kept {} lines", outcome.logs.len());
+    assert!(
+        outcome.logs.len() <= 64 * 1024 / 64,
+        "kept {} lines",
+        outcome.logs.len()
+    );
     assert_eq!(outcome.logs.len() as u64 + outcome.logs_dropped, 1_000_000);
 }
 
@@ -216,7 +259,11 @@ async fn a_result_past_the_payload_limit_is_refused_before_it_is_parsed() {
         .expect("loads")
         .with_payload_limit(64 << 10);
     // The sandbox itself refuses it: no JSON value is ever built.
-    for input in [json!(8 << 20), json!({"array": 8 << 20}), json!({"array": 65 << 10})] {
+    for input in [
+        json!(8 << 20),
+        json!({"array": 8 << 20}),
+        json!({"array": 65 << 10}),
+    ] {
         let outcome = beside(call(&tasks, "wasm:big", input.clone())).await;
         let (name, cause) = error(&outcome);
         assert_eq!(name, names::DATA_LIMIT_EXCEEDED, "{input}: {cause}");
@@ -267,11 +314,20 @@ async fn hard_links_out_of_a_quota_grant_are_refused() {
         {"op": "link", "path": "/out/f", "to": "/scratch/f"},
         {"op": "write_n", "path": "/scratch/f", "size": 1 << 20},
     ]);
-    let report = output(&beside(fs_probe(&grants, json!({"op": "script", "steps": steps}))).await)
-        .clone();
+    let report =
+        output(&beside(fs_probe(&grants, json!({"op": "script", "steps": steps}))).await).clone();
     assert_eq!(report["steps"][1]["ok"], json!(false), "{report}");
-    assert!(report["steps"][1]["error"].as_str().is_some_and(|e| e.to_lowercase().contains("cross-device")));
-    assert_eq!(std::fs::metadata(tree.path().join("out/f")).expect("f").len(), 1);
+    assert!(
+        report["steps"][1]["error"]
+            .as_str()
+            .is_some_and(|e| e.to_lowercase().contains("cross-device"))
+    );
+    assert_eq!(
+        std::fs::metadata(tree.path().join("out/f"))
+            .expect("f")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -319,7 +375,10 @@ async fn utimes_stat_and_huge_paths_outside_a_grant_are_refused() {
     let tree = Tree::new();
     let grants = tree.grants();
     let huge = format!("/out/{}", "a".repeat(1 << 20));
-    let before = std::fs::metadata(tree.path("secret.txt")).expect("secret").modified().ok();
+    let before = std::fs::metadata(tree.path("secret.txt"))
+        .expect("secret")
+        .modified()
+        .ok();
     for request in [
         json!({"op": "utimes", "path": "/out/../secret.txt"}),
         json!({"op": "utimes", "path": "/data/escape"}),
@@ -329,8 +388,16 @@ async fn utimes_stat_and_huge_paths_outside_a_grant_are_refused() {
         json!({"op": "read", "path": huge}),
     ] {
         let report = output(&beside(fs_probe(&grants, request.clone())).await).clone();
-        assert_eq!(report["ok"], json!(false), "{}: {report}", &request.to_string()[..60]);
+        assert_eq!(
+            report["ok"],
+            json!(false),
+            "{}: {report}",
+            &request.to_string()[..60]
+        );
     }
-    let after = std::fs::metadata(tree.path("secret.txt")).expect("secret").modified().ok();
+    let after = std::fs::metadata(tree.path("secret.txt"))
+        .expect("secret")
+        .modified()
+        .ok();
     assert_eq!(before, after, "the file outside was not touched");
 }

@@ -356,7 +356,10 @@ async fn random_operation_sequences_keep_to_the_quota_model() {
         let mut history = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let expect = model.step(&model_op(step));
-            assert!(model.used <= QUOTA, "seed {seed} step {i}: the model overran");
+            assert!(
+                model.used <= QUOTA,
+                "seed {seed} step {i}: the model overran"
+            );
             history.push(format!("{step} -> expect ok={}", expect.ok));
             let report = &reports[i];
             let context = || format!("seed {seed} step {i}: {report}\n{}", history.join("\n"));

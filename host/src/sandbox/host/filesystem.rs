@@ -127,9 +127,15 @@ impl FsView<'_> {
     ) -> FsResult<Resource<Descriptor>> {
         if !oflags.contains(types::OpenFlags::EXCLUSIVE) {
             let existing = oflags & !types::OpenFlags::CREATE;
-            let opened =
-                HostDescriptor::open_at(&mut self.fs, borrow(&fd), path_flags, path.clone(), existing, flags)
-                    .await;
+            let opened = HostDescriptor::open_at(
+                &mut self.fs,
+                borrow(&fd),
+                path_flags,
+                path.clone(),
+                existing,
+                flags,
+            )
+            .await;
             match opened {
                 Err(e) if is_code(&e, ErrorCode::NoEntry) => {}
                 other => return other,
@@ -469,7 +475,9 @@ impl HostDescriptor for FsView<'_> {
         offset: types::Filesize,
     ) -> FsResult<Resource<DynOutputStream>> {
         let ticket = self.take(HandleKind::Descriptor)?;
-        let quota = self.quota_of(&fd).map(|q| (q, self.file_of(&fd), Some(offset)));
+        let quota = self
+            .quota_of(&fd)
+            .map(|q| (q, self.file_of(&fd), Some(offset)));
         let stream = HostDescriptor::write_via_stream(&mut self.fs, fd, offset);
         let stream = self.logged("write", "", stream)?;
         self.counted(stream, quota, ticket)
