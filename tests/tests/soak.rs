@@ -12,7 +12,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ use sandstep_host::sandbox::{CacheSetting, Sandbox, SandboxConfig};
 use sandstep_tests::guests;
 
 /// The two tests measure the process: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
@@ -93,9 +93,7 @@ fn call_bound(memory_limit: u64, payload_limit: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_result_cannot_push_host_memory_past_its_bound() {
-    let _turn = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let manifest_path = dir.path().join("sandstep.toml");
     let memory_mib = 160u64;
@@ -317,9 +315,7 @@ async fn benign_run(engine: &Engine, machine: &asl::model::StateMachine, i: usiz
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_calls_from_two_tenants_leave_the_host_as_they_found_it() {
-    let _turn = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = SERIAL.lock().await;
     let setting = |name: &str, default: usize| {
         std::env::var(name)
             .ok()
