@@ -345,6 +345,47 @@ async fn one_byte_writes_stop_exactly_at_the_quota() {
     assert_eq!(len, quota - ENTRY_BYTES);
 }
 
+#[tokio::test]
+async fn holes_left_by_shrinking_under_an_open_file_count() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let quota = 64u64 << 10;
+    let grants = Grants {
+        dirs: vec![quota_grant(dir.path(), "/out", Some(quota))],
+        ..Grants::default()
+    };
+    // Round i writes 1000 bytes at offset i * 1000 of an empty file: a
+    // hole of i * 1000 bytes before them, which counts like any growth.
+    let request = json!({"op": "churn", "path": "/out/f", "size": 1000, "count": 1000});
+    let outcome = beside(fs_probe(&grants, request)).await;
+    assert_eq!(error(&outcome).0, names::SANDBOX_WRITE_QUOTA_EXCEEDED);
+    let rounds = output_of_failed(&outcome)["written"]
+        .as_u64()
+        .expect("rounds");
+    let charged = |k: u64| ENTRY_BYTES + 1000 * k * (k + 1) / 2;
+    assert!(
+        charged(rounds) <= quota,
+        "{rounds} rounds cost {}",
+        charged(rounds)
+    );
+    assert!(
+        charged(rounds + 2) > quota,
+        "stopped early: {rounds} rounds"
+    );
+}
+
+/// The probe's report from its `report: ` line on stderr: a call that ends
+/// with a host error keeps what the guest printed, not what it returned.
+fn output_of_failed(outcome: &Outcome) -> Value {
+    let line = outcome
+        .stderr
+        .text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report on stderr: {}", outcome.stderr.text));
+    serde_json::from_str(line).expect("a JSON report")
+}
+
 // ---- symlinks and neighbours (22.9) -------------------------------------
 
 #[tokio::test]

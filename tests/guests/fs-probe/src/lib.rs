@@ -21,6 +21,9 @@
 //! - `hold`: open `path` (or with `"each": true`, create `path/0`, `path/1`,
 //!   ...) `count` times and keep every handle, then sleep `sleep_ms`;
 //!   reports `opened`;
+//! - `churn`: create `path`, then `count` times write `size` bytes and
+//!   shrink the file back to nothing through the same handle (each write
+//!   lands further out, past the end: a hole); reports `written` rounds;
 //! - `listings`: open `count` listings of directory `path` and keep them;
 //!   reports `opened`;
 //! - `script`: run each request of `steps` in order and report each (the
@@ -28,7 +31,9 @@
 //!
 //! Output: `{"ok": true, "content": ...}` or `{"ok": false, "error": "..."}`;
 //! counting ops add how far they got (`written`, `created`, `opened`), and
-//! `script` returns `{"steps": [report, ...]}`.
+//! `script` returns `{"steps": [report, ...]}`. The report is also printed
+//! (stdout for `script`, a `report: ` line on stderr otherwise), since a call
+//! that ends with a host error (a refused write) keeps only what it printed.
 
 use std::ffi::{CString, c_char, c_int};
 use std::io::Write;
@@ -152,6 +157,16 @@ fn run_op(request: &Value, progress: &mut u64) -> std::io::Result<Value> {
             ));
             Ok(Value::from(held.len()))
         }
+        "churn" => {
+            let mut file = std::fs::File::create(path)?;
+            let data = vec![b'c'; size as usize];
+            for _ in 0..count {
+                file.write_all(&data)?;
+                file.set_len(0)?;
+                *progress += 1;
+            }
+            Ok(Value::Null)
+        }
         "listings" => {
             let mut held = Vec::new();
             for _ in 0..count {
@@ -177,7 +192,7 @@ fn report(request: &Value) -> Value {
         }
     };
     match request["op"].as_str() {
-        Some("fill" | "write_n") => report["written"] = json!(progress),
+        Some("fill" | "write_n" | "churn") => report["written"] = json!(progress),
         Some("touch") => report["created"] = json!(progress),
         Some("hold" | "listings") => report["opened"] = json!(progress),
         _ => {}
@@ -200,7 +215,12 @@ impl Guest for Task {
                 println!("{report}");
                 report
             }
-            _ => report(&request),
+            _ => {
+                let report = report(&request);
+                // On stderr too, for a call that ends with a host error.
+                eprintln!("report: {report}");
+                report
+            }
         };
         Ok(report.to_string())
     }
