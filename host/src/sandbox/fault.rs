@@ -5,15 +5,15 @@
 //! guest's panic message, a handle past a budget →
 //! `Sandbox.ResourceLimitExceeded`, a `task-error` → its own name, output
 //! that is not JSON → `Sandbox.InvalidOutput`, output longer than the
-//! payload limit → `States.DataLimitExceeded` (measured on the text in the
-//! guest's memory, before the host copies or parses it). Never panics,
+//! payload limit → `States.DataLimitExceeded` (measured on the raw text,
+//! which is dropped before anything parses it). Never panics,
 //! whatever the guest did.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::Trap;
-use wasmtime::component::{ResourceTableError, WasmStr};
+use wasmtime::component::ResourceTableError;
 
 use super::handles::HandleLimitHit;
 use super::host::TaskError;
@@ -179,52 +179,45 @@ fn with_stderr(mut cause: String, stderr: &str) -> String {
     cause
 }
 
-/// The most bytes of a task-error's name the host copies out of the guest:
-/// AWS keeps 256 characters, four bytes at most each.
+/// The most bytes of a task-error's name the host keeps: AWS keeps 256
+/// characters, four bytes at most each.
 const ERROR_KEPT_BYTES: usize = 1024 + 4;
-/// The most bytes of a task-error's cause the host copies: AWS keeps 32,768
+/// The most bytes of a task-error's cause the host keeps: AWS keeps 32,768
 /// characters, four bytes at most each.
 const CAUSE_KEPT_BYTES: usize = 4 * 32_768 + 4;
 
-/// What a guest's `run` returned, its output text still in the guest's
-/// memory. (A task-error's strings are copied whole: at most the guest's
-/// memory, and cut right after.)
-pub(crate) type RawReturn = Result<WasmStr, TaskError>;
+/// What a guest's `run` returned, as wasmtime copies it out of the guest's
+/// memory (at most that memory, and only for an instant: wasmtime 48 runs
+/// the guest's post-return, which frees the strings, before the call
+/// returns, so they cannot be measured where they lie).
+pub(crate) type RawReturn = Result<String, TaskError>;
 
-/// What a guest returned, copied out of its memory within bounds.
+/// What a guest returned, within bounds.
 #[derive(Debug)]
 pub(crate) enum Returned {
     /// The output text, at most the call's output limit.
     Output(String),
-    /// The output was longer than the limit; it was never copied.
+    /// The output was longer than the limit; it was dropped unparsed.
     TooLarge,
     /// A task-error, its name and cause cut to what AWS would keep.
     Failed { error: String, cause: String },
 }
 
 impl Returned {
-    /// Copies what the guest returned out of its memory (in `store`): the
-    /// output only when it is at most `output_limit` bytes, the error name
-    /// and cause only as far as AWS's limits. Fails only when a string is
-    /// not valid UTF-8 or not within the guest's memory (a trap).
-    pub fn copy<T: 'static>(
-        raw: RawReturn,
-        store: &wasmtime::Store<T>,
-        output_limit: Option<usize>,
-    ) -> wasmtime::Result<Returned> {
-        Ok(match raw {
-            Ok(text) => {
-                let text = text.to_str(store)?;
-                match output_limit {
-                    Some(limit) if text.len() > limit => Returned::TooLarge,
-                    _ => Returned::Output(text.into_owned()),
-                }
-            }
+    /// Keeps what the guest returned within bounds: the output only when it
+    /// is at most `output_limit` bytes (else it is dropped before anything
+    /// parses it), the error name and cause only as far as AWS's limits.
+    pub fn bounded(raw: RawReturn, output_limit: Option<usize>) -> Returned {
+        match raw {
+            Ok(text) => match output_limit {
+                Some(limit) if text.len() > limit => Returned::TooLarge,
+                _ => Returned::Output(text),
+            },
             Err(e) => Returned::Failed {
                 error: cut(e.error, ERROR_KEPT_BYTES),
                 cause: cut(e.cause, CAUSE_KEPT_BYTES),
             },
-        })
+        }
     }
 }
 

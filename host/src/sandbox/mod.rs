@@ -233,9 +233,8 @@ pub struct Invocation<'a> {
     /// then runs as a tokio task of its own, so calls spread over threads.
     pub concurrent: bool,
     /// The most bytes of output text the call may return: past it the call
-    /// ends with `States.DataLimitExceeded`, measured in the guest's memory
-    /// before the host copies or parses anything. `None`: only the memory
-    /// limit bounds it.
+    /// ends with `States.DataLimitExceeded`, measured on the raw text before
+    /// anything parses it. `None`: only the memory limit bounds it.
     pub output_limit: Option<usize>,
 }
 
@@ -593,8 +592,8 @@ impl Sandbox {
                         &component.run,
                     )?;
                     let (raw,) = run.call_async(&mut store, (call.input, &ctx)).await?;
-                    // Bounded before anything is copied out of the guest.
-                    fault::Returned::copy(raw, &store, call.output_limit)
+                    // Bounded before anything parses it.
+                    wasmtime::Result::Ok(fault::Returned::bounded(raw, call.output_limit))
                 };
                 // A metered slice burns at least `slice_fuel`: charge that
                 // much to the execution's budget at each end, and stop once
