@@ -6,7 +6,9 @@
 //!
 //! `cargo test -p sandstep-tests --test soak` runs a short round; for the
 //! figures of the report run the long one:
-//! `SANDSTEP_SOAK_CALLS=1000 cargo test --release -p sandstep-tests --test soak -- --nocapture`.
+//! `SANDSTEP_SOAK_CALLS=1000 cargo test --release -p sandstep-tests --test soak -- --nocapture`
+//! (`SANDSTEP_SOAK_CONCURRENCY` sets the hostile calls at once, default 8;
+//! `SANDSTEP_SOAK_KINDS=spin` runs only the CPU-bound kind, as a control).
 //! Pass/fail asserts bounds only (every call ends as it should, no
 //! descriptor left open, memory under the documented bound), never timings.
 
@@ -394,7 +396,18 @@ async fn hostile_calls_from_two_tenants_leave_the_host_as_they_found_it() {
 
     // Two hostile tenants, each half the calls at a time, every kind in turn.
     let next = Arc::new(AtomicUsize::new(0));
-    let kinds = Arc::new(kinds());
+    // `SANDSTEP_SOAK_KINDS=spin,log` keeps only those tasks: a control run
+    // (CPU-bound calls only) tells CPU sharing from anything else.
+    let only = std::env::var("SANDSTEP_SOAK_KINDS").ok();
+    let kinds: Vec<Kind> = kinds()
+        .into_iter()
+        .filter(|k| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|t| t == k.task))
+        })
+        .collect();
+    assert!(!kinds.is_empty(), "SANDSTEP_SOAK_KINDS names no task kind");
+    let kinds = Arc::new(kinds);
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..at_once {
         let (tasks, next, kinds) = (tasks.clone(), next.clone(), kinds.clone());
