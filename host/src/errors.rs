@@ -110,4 +110,8 @@ pub mod names {
     pub const SANDBOX_WRITE_QUOTA_EXCEEDED: &str = "Sandbox.WriteQuotaExceeded";
     /// The guest called `exit` (WASI `wasi:cli/exit`) instead of returning.
     pub const SANDBOX_EXIT: &str = "Sandbox.Exit";
+    /// A call tried to hold more host handles (open descriptors, directory
+    /// listings, sockets, table entries) than its call's, its tenant's or
+    /// the sandbox's budget allows.
+    pub const SANDBOX_RESOURCE_LIMIT_EXCEEDED: &str = "Sandbox.ResourceLimitExceeded";
 }

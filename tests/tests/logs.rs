@@ -1,5 +1,6 @@
 //! What the host logs about a hostile guest: every refusal, with the task's
-//! name, and never a secret's value. A test binary of its own because it
+//! name, a bounded number of lines per call, escaped guest text, and never a
+//! secret's value. A test binary of its own because it
 //! installs a `tracing` subscriber: in the shared `all` binary, tests running
 //! at the same time race with the subscriber's registration (tracing caches
 //! each call site's interest process-wide), which makes the check flaky.
@@ -12,7 +13,8 @@ use serde_json::{Value, json};
 use sandstep_host::engine::TaskCall;
 use sandstep_host::resources::{Manifest, WasmTasks};
 use sandstep_host::sandbox::{
-    CacheSetting, DirGrant, DirMode, Grants, Invocation, Limits, NetRule, Sandbox, SandboxConfig,
+    CacheSetting, DirGrant, DirMode, Grants, Invocation, LOGGED_PER_KIND, Limits, NetRule, Sandbox,
+    SandboxConfig,
 };
 use sandstep_tests::guests;
 
@@ -64,6 +66,7 @@ async fn probe(sandbox: &Sandbox, guest: &str, grants: &Grants, request: Value) 
         retry_count: 0,
         timeout: None,
         concurrent: true,
+        output_limit: None,
     };
     let outcome = sandbox
         .run(&component, &Limits::default(), grants, invocation)
@@ -159,5 +162,163 @@ async fn refusals_are_logged_with_the_task_and_secrets_never_are() {
     assert!(
         !text.contains(SECRET),
         "the secret reached the log:\n{text}"
+    );
+}
+
+fn read_only(dir: &Path) -> Grants {
+    std::fs::create_dir_all(dir.join("ro")).expect("mkdir");
+    Grants {
+        dirs: vec![DirGrant {
+            guest: "/data".into(),
+            host: dir.join("ro"),
+            mode: DirMode::ReadOnly,
+            quota: None,
+        }],
+        ..Grants::default()
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_flood_logs_a_few_lines_and_a_summary() {
+    let (logs, _guard) = Captured::start();
+    let sandbox = Sandbox::new(&SandboxConfig {
+        cache: CacheSetting::Disabled,
+        pooling: false,
+        ..SandboxConfig::default()
+    })
+    .expect("the sandbox starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let steps: Vec<Value> = (0..500)
+        .map(|_| json!({"op": "read", "path": "/data/../key.txt"}))
+        .collect();
+    let report = probe(
+        &sandbox,
+        guests::FS_PROBE,
+        &read_only(dir.path()),
+        json!({"op": "script", "steps": steps}),
+    )
+    .await;
+    assert_eq!(report["steps"][499]["ok"], json!(false), "{report}");
+    let text = logs.text();
+    let lines = text
+        .lines()
+        .filter(|l| l.contains("refused a file-system operation"))
+        .count() as u64;
+    assert_eq!(lines, LOGGED_PER_KIND, "{text}");
+    let more = 500 - LOGGED_PER_KIND;
+    assert!(
+        text.contains(&format!("and {more} more refusals of this kind")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn guest_text_cannot_forge_a_log_line_or_reach_the_terminal() {
+    let (logs, _guard) = Captured::start();
+    let sandbox = Sandbox::new(&SandboxConfig {
+        cache: CacheSetting::Disabled,
+        pooling: false,
+        ..SandboxConfig::default()
+    })
+    .expect("the sandbox starts");
+    // A log line with a newline and an escape sequence.
+    let forged = r#""ok\nERROR sandstep::sandbox: forged by the guest\u001b[2J""#;
+    let component = sandbox
+        .load(Path::new(guests::LOG_FLOOD))
+        .expect("the guest loads");
+    let outcome = sandbox
+        .run(
+            &component,
+            &Limits::default(),
+            &Grants::default(),
+            Invocation {
+                task: "probe",
+                input: forged,
+                execution_id: "e",
+                state_name: "S",
+                retry_count: 0,
+                timeout: None,
+                concurrent: true,
+                output_limit: None,
+            },
+        )
+        .await;
+    assert_eq!(outcome.result.expect("logs"), json!({"logged": 1}));
+    // The call keeps the task's own text; the host's log line is escaped.
+    assert!(outcome.logs[0].message.contains('\n'));
+
+    // Refused paths and captured stderr, as a task run through the manifest.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("ro")).expect("mkdir");
+    let path = dir.path().join("sandstep.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[tasks.probe]\ncomponent = {:?}\ndirs = [{{ guest = \"/data\", host = \"ro\" }}]\n",
+            guests::FS_PROBE
+        ),
+    )
+    .expect("manifest");
+    let tasks = WasmTasks::load(&Manifest::load(&path).expect("valid"), &sandbox).expect("loads");
+    for input in [
+        json!({"op": "write", "path": "/data/x\nERROR sandstep::sandbox: forged path\u{1b}[2J", "data": "x"}),
+        json!({"op": "nope\nERROR sandstep::task: forged stderr\u{1b}]0;title\u{7}"}),
+    ] {
+        let call = TaskCall {
+            resource: "wasm:probe",
+            input: &input,
+            execution_id: "e",
+            state_name: "S",
+            retry_count: 0,
+            timeout: None,
+            concurrent: true,
+        };
+        let outcome = tasks.run(&call).await;
+        assert_eq!(outcome.result.expect("reports")["ok"], json!(false));
+    }
+
+    let text = logs.text();
+    for needle in ["forged by the guest", "forged path", "forged stderr"] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} was not logged at all:\n{text}"
+        );
+    }
+    for line in text.lines() {
+        assert!(
+            !line.starts_with("ERROR sandstep"),
+            "a guest forged a log line: {line:?}\n{text}"
+        );
+    }
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "a control character reached the log:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_stat_is_logged_like_every_refusal() {
+    let (logs, _guard) = Captured::start();
+    let sandbox = Sandbox::new(&SandboxConfig {
+        cache: CacheSetting::Disabled,
+        pooling: false,
+        ..SandboxConfig::default()
+    })
+    .expect("the sandbox starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("key.txt"), "k").expect("key");
+    let report = probe(
+        &sandbox,
+        guests::FS_PROBE,
+        &read_only(dir.path()),
+        json!({"op": "stat", "path": "/data/../key.txt"}),
+    )
+    .await;
+    assert_eq!(report["ok"], json!(false), "{report}");
+    let text = logs.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("refused a file-system operation") && l.contains("op=\"stat\"")),
+        "{text}"
     );
 }

@@ -418,6 +418,7 @@ struct RawTenant {
     max_concurrent_tasks: Option<u32>,
     memory_ceiling: Option<Bytes>,
     fuel_per_execution: Option<u64>,
+    max_open_files: Option<u32>,
 }
 
 fn check_tenants(
@@ -451,10 +452,16 @@ fn check_tenant(name: &str, value: toml::Value) -> anyhow::Result<TenantLimits> 
         Some(0) => bail!("field \"fuel_per_execution\": must be positive"),
         budget => budget,
     };
+    let max_open_files = match raw.max_open_files {
+        Some(0) => bail!("field \"max_open_files\": must be at least 1"),
+        Some(n) => Some(n),
+        None => defaults.max_open_files,
+    };
     Ok(TenantLimits {
         max_concurrent_tasks,
         memory_ceiling_bytes,
         fuel_per_execution,
+        max_open_files,
     })
 }
 
@@ -689,6 +696,7 @@ mod tests {
             max_concurrent_tasks = 2
             memory_ceiling = "512 MiB"
             fuel_per_execution = 1_000_000
+            max_open_files = 40
             [tenants.small]
             [tasks.a]
             component = "a.wasm"
@@ -704,6 +712,7 @@ mod tests {
                 max_concurrent_tasks: Some(2),
                 memory_ceiling_bytes: Some(512 << 20),
                 fuel_per_execution: Some(1_000_000),
+                max_open_files: Some(40),
             }
         );
         assert_eq!(m.tenants()["small"], TenantLimits::default());

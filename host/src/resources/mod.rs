@@ -43,6 +43,7 @@
 //! max_concurrent_tasks = 8   # its calls running at once; more wait, FIFO (default 8)
 //! memory_ceiling = "2 GiB"   # sum of its running calls' memory limits (default "2 GiB")
 //! fuel_per_execution = 100_000_000_000  # fuel one execution's calls share (default: none)
+//! max_open_files = 512       # host descriptors its running calls hold together (default 512)
 //! ```
 //!
 //! A task gets no files outside its `dirs`, no environment besides its
@@ -72,6 +73,23 @@
 //! | tenant `max_concurrent_tasks` | 8 (declared tenant); none for the undeclared default tenant | other tenants' share of the host: a tenant's calls queue behind its own | the call waits its turn (FIFO) |
 //! | tenant `memory_ceiling` | 2 GiB (declared tenant); none for the undeclared default tenant | the host's memory across a tenant's running calls | the call waits for room; a task whose own `memory_mib` is above it is refused at load |
 //! | tenant `fuel_per_execution` | none | the CPU one execution may burn across all its calls and retries | each call gets min(its fuel, what is left); running out is `States.Timeout`, cause "used its whole fuel budget" |
+//! | tenant `max_open_files` | 512 (declared tenant); none for the undeclared default tenant | the host's file descriptors: one tenant holding files or sockets open cannot keep another's calls from starting | the call that would pass it ends with `Sandbox.ResourceLimitExceeded` |
+//! | open descriptors per call (files, directories, streams on files, sockets) | 128 at once | the host's file descriptors | `Sandbox.ResourceLimitExceeded` |
+//! | directory listings per call | 16 at once | host memory: each listing is read whole | `Sandbox.ResourceLimitExceeded` |
+//! | sockets per call | 64 created | the host's file descriptors | `Sandbox.ResourceLimitExceeded` |
+//! | handles per call (every stream, pollable, descriptor, lookup) | 4,096 at once | host memory | `Sandbox.ResourceLimitExceeded` |
+//! | descriptors of all calls | half the process's open-file limit (`ulimit -n`) | descriptors for the host itself and for starting calls | `Sandbox.ResourceLimitExceeded` for the call that would pass it |
+//! | output text | the payload limit, measured in the guest's memory | host memory: a result past it is never copied or parsed | `States.DataLimitExceeded` |
+//! | refusal log lines | 10 per kind per call, then one summary | the host's log volume | never fails: the rest are counted |
+//!
+//! The host memory one call can cause is bounded by these: its
+//! `memory_mib` (its linear memory), plus 34 times the payload limit (its
+//! input, and its output copied and parsed: output longer than the limit
+//! is refused where it lies, in the guest's memory, so it is never
+//! copied), plus a task-error cut to AWS's sizes as it is copied (129
+//! KiB), its captures and logs (192 KiB),
+//! its 16 directory listings and a few MiB of wasmtime's own state.
+//! SECURITY.md derives it; `tests/soak.rs` measures it.
 //!
 //! Tasks that name no tenant run for the tenant `"default"`, unlimited
 //! unless the manifest declares `[tenants.default]`; `host run --tenant
@@ -104,6 +122,9 @@ pub use manifest::{MANIFEST_FILE, Manifest, TaskDecl};
 /// The tasks of a manifest, every component compiled and linked up front.
 pub struct WasmTasks {
     sandbox: Sandbox,
+    /// The most bytes of output text a call may return
+    /// ([`WasmTasks::with_payload_limit`]).
+    payload_limit: usize,
     manifest_path: String,
     tasks: BTreeMap<String, LoadedTask>,
     /// Every declared tenant, and the default one.
@@ -171,6 +192,7 @@ impl WasmTasks {
         }
         Ok(WasmTasks {
             sandbox: sandbox.clone(),
+            payload_limit: crate::engine::DEFAULT_PAYLOAD_LIMIT,
             manifest_path: manifest.path().display().to_string(),
             tasks,
             tenants,
@@ -196,6 +218,15 @@ impl WasmTasks {
             loaded.tenant = tenant.clone();
         }
         Ok(self)
+    }
+
+    /// Refuses a call's output text longer than `bytes` with
+    /// `States.DataLimitExceeded` before the host copies or parses it: set
+    /// it to the engine's payload limit (`Engine::with_payload_limit`).
+    /// Default [`DEFAULT_PAYLOAD_LIMIT`](crate::engine::DEFAULT_PAYLOAD_LIMIT).
+    pub fn with_payload_limit(mut self, bytes: usize) -> WasmTasks {
+        self.payload_limit = bytes;
+        self
     }
 
     /// The tenant task `name` runs for.
@@ -288,6 +319,7 @@ impl WasmTasks {
                     retry_count: call.retry_count,
                     timeout: call.timeout,
                     concurrent: call.concurrent,
+                    output_limit: Some(self.payload_limit),
                 },
             )
             .await;
@@ -309,7 +341,9 @@ impl WasmTasks {
         );
         for (stream, captured) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
             if !captured.text.is_empty() {
-                tracing::debug!(target: "sandstep::task", task = name, stream, "{}", captured.text);
+                // Bounded by the capture; escaped so it cannot forge log lines.
+                let text = crate::sandbox::escape_for_log(&captured.text, usize::MAX);
+                tracing::debug!(target: "sandstep::task", task = name, stream, "{text}");
             }
         }
         outcome

@@ -2,15 +2,22 @@
 //! (the table in DESIGN.md): fuel or deadline → `States.Timeout`, memory →
 //! `Sandbox.MemoryLimitExceeded`, `exit(n)` → `Sandbox.Exit` with the
 //! status, any other trap → `Sandbox.Trap` with the
-//! guest's panic message, a `task-error` → its own name, output that is
-//! not JSON → `Sandbox.InvalidOutput`. Never panics, whatever the guest did.
+//! guest's panic message, a handle past a budget →
+//! `Sandbox.ResourceLimitExceeded`, a `task-error` → its own name, output
+//! that is not JSON → `Sandbox.InvalidOutput`, output longer than the
+//! payload limit → `States.DataLimitExceeded` (measured in the guest's
+//! memory, never copied: `output.rs`). Never panics,
+//! whatever the guest did.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::Trap;
+use wasmtime::component::ResourceTableError;
 
+use super::handles::HandleLimitHit;
 use super::limits::{MemoryLimitHit, mib};
+use super::output::{Bounded, BoundedReturn};
 use super::tenants::ExecutionFuel;
 use crate::errors::{AslError, names};
 
@@ -80,6 +87,22 @@ impl Budget<'_> {
                     "task \"{}\" exceeded its memory limit of {}: {hit} (raise `memory_mib` for the task in sandstep.toml)",
                     self.task,
                     mib(self.memory_bytes)
+                ),
+            );
+        }
+        if let Some(hit) = root.downcast_ref::<HandleLimitHit>() {
+            return AslError::new(
+                names::SANDBOX_RESOURCE_LIMIT_EXCEEDED,
+                format!("task \"{}\" was stopped: {hit}", self.task),
+            );
+        }
+        if let Some(ResourceTableError::Full) = root.downcast_ref::<ResourceTableError>() {
+            return AslError::new(
+                names::SANDBOX_RESOURCE_LIMIT_EXCEEDED,
+                format!(
+                    "task \"{}\" was stopped: it held more handles (streams, pollables, \
+                     descriptors) at once than one call may (drop what it no longer needs)",
+                    self.task
                 ),
             );
         }
@@ -156,11 +179,54 @@ fn with_stderr(mut cause: String, stderr: &str) -> String {
     cause
 }
 
+/// What a guest returned, within bounds.
+#[derive(Debug)]
+pub(crate) enum Returned {
+    /// The output text, at most the call's output limit.
+    Output(String),
+    /// The output was longer than the limit; it was never copied.
+    TooLarge,
+    /// A task-error, its name and cause cut to what AWS would keep.
+    Failed { error: String, cause: String },
+}
+
+impl Returned {
+    /// What the guest returned, as `output.rs` copied it within bounds.
+    pub fn from_bounded(raw: BoundedReturn) -> Returned {
+        match raw {
+            Ok(Bounded::Kept(text)) => Returned::Output(text),
+            Ok(Bounded::Cut(_)) => Returned::TooLarge,
+            Err(e) => Returned::Failed {
+                error: e.error.into_text(),
+                cause: e.cause.into_text(),
+            },
+        }
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The ASL result of a call that returned.
-pub(crate) fn returned(
-    task: &str,
-    result: Result<String, (String, String)>,
-) -> Result<Value, AslError> {
+pub(crate) fn returned(task: &str, state: &str, returned: Returned) -> Result<Value, AslError> {
+    let result = match returned {
+        Returned::Output(text) => Ok(text),
+        Returned::TooLarge => {
+            return Err(AslError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
+                ),
+            ));
+        }
+        Returned::Failed { error, cause } => Err((error, cause)),
+    };
     match result {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
             AslError::new(
@@ -187,11 +253,7 @@ fn is_reserved(name: &str) -> bool {
 }
 
 fn preview(text: &str) -> &str {
-    let mut end = text.len().min(80);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    prefix(text, 80)
 }
 
 #[cfg(test)]
@@ -211,9 +273,13 @@ mod tests {
 
     #[test]
     fn task_errors_keep_their_name_unless_reserved() {
-        let own = returned("t", Err(("Orders.InvalidRow".into(), "row 3".into())));
+        let failed = |error: &str, cause: &str| Returned::Failed {
+            error: error.into(),
+            cause: cause.into(),
+        };
+        let own = returned("t", "S", failed("Orders.InvalidRow", "row 3"));
         assert_eq!(own, Err(AslError::new("Orders.InvalidRow", "row 3")));
-        let forged = returned("t", Err(("States.Timeout".into(), "fake".into())));
+        let forged = returned("t", "S", failed("States.Timeout", "fake"));
         assert_eq!(
             forged.map_err(|e| e.error),
             Err(names::SANDBOX_INVALID_OUTPUT.to_owned())
@@ -222,9 +288,17 @@ mod tests {
 
     #[test]
     fn output_must_be_json() {
-        assert_eq!(returned("t", Ok("[1]".into())), Ok(serde_json::json!([1])));
-        let err = returned("t", Ok("nope".into())).expect_err("not JSON");
+        let output = |text: &str| Returned::Output(text.into());
+        assert_eq!(
+            returned("t", "S", output("[1]")),
+            Ok(serde_json::json!([1]))
+        );
+        let err = returned("t", "S", output("nope")).expect_err("not JSON");
         assert_eq!(err.error, names::SANDBOX_INVALID_OUTPUT);
         assert!(err.cause.contains("\"nope\""), "{}", err.cause);
+        let err = returned("t", "Big", Returned::TooLarge).expect_err("too large");
+        assert_eq!(err.error, names::DATA_LIMIT_EXCEEDED);
+        assert!(err.cause.contains("'Big'"), "{}", err.cause);
+        assert_eq!(prefix("ééé", 3), "é");
     }
 }

@@ -19,8 +19,10 @@ use std::sync::Arc;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::capture::CapturePipe;
+use super::handles::{CallHandles, Ticket};
 use super::net::{NetCall, NetRule};
 use super::quota::FsQuotas;
+use super::refusals::{LOGGED_CHARS, RefusalLog, escape_for_log};
 use super::secrets::{Redactor, Secret};
 use super::{Captured, LogLine, Outcome};
 
@@ -62,11 +64,16 @@ pub struct Grants {
 }
 
 /// The per-call enforcement state a call's `Store` carries.
-#[derive(Default)]
 pub(crate) struct CallGrants {
-    /// The task's name, for what the host logs about refusals.
-    pub task: String,
+    /// Refusals logged and counted for this call.
+    pub refusals: Arc<RefusalLog>,
     pub fs: FsQuotas,
+    /// The budgets the call's host handles draw from, and what it holds:
+    /// descriptors and listings by resource rep, sockets until it ends.
+    pub handles: CallHandles,
+    pub descriptors: HashMap<u32, Ticket>,
+    pub listings: HashMap<u32, Ticket>,
+    pub sockets: Vec<Ticket>,
     /// `None` when the task may not use the network.
     pub net: Option<Arc<NetCall>>,
     /// Name lookups in progress: stream rep → name.
@@ -82,7 +89,9 @@ impl Grants {
         task: &str,
         stdout: &CapturePipe,
         stderr: &CapturePipe,
+        handles: CallHandles,
     ) -> anyhow::Result<(wasmtime_wasi::WasiCtx, CallGrants)> {
+        let refusals = RefusalLog::new(task);
         let mut builder = WasiCtxBuilder::new();
         if self.inherit_stdio {
             builder.inherit_stdout().inherit_stderr();
@@ -102,7 +111,7 @@ impl Grants {
                 .allow_udp(false);
             None
         } else {
-            let net = NetCall::new(task, &self.net);
+            let net = NetCall::new(refusals.clone(), &self.net);
             let check = net.clone();
             builder
                 .socket_addr_check(move |addr, usage| {
@@ -135,8 +144,12 @@ impl Grants {
             (d.guest.clone(), quota)
         }));
         let call = CallGrants {
-            task: task.to_owned(),
+            refusals,
             fs,
+            handles,
+            descriptors: HashMap::new(),
+            listings: HashMap::new(),
+            sockets: Vec::new(),
             net,
             lookups: HashMap::new(),
             secrets: Redactor::new(&self.secrets),
@@ -151,7 +164,12 @@ impl CallGrants {
     /// next, and secret values are redacted from everything recorded.
     pub(crate) fn settle(&self, task: &str, outcome: &mut Outcome) {
         if let Some(error) = self.fs.exceeded(task) {
-            tracing::warn!(target: "sandstep::sandbox", task, "{}", error.cause);
+            tracing::warn!(
+                target: "sandstep::sandbox",
+                task = ?escape_for_log(task, LOGGED_CHARS),
+                "{}",
+                escape_for_log(&error.cause, 4 * LOGGED_CHARS)
+            );
             let after = match &outcome.result {
                 Ok(_) => "returned a result".to_owned(),
                 Err(e) => format!("ended with {}", e.error),
@@ -182,7 +200,7 @@ impl CallGrants {
         if hit {
             tracing::warn!(
                 target: "sandstep::sandbox",
-                task,
+                task = ?escape_for_log(task, LOGGED_CHARS),
                 "the task's output, error or captured text contained a secret's value; it was redacted"
             );
         }

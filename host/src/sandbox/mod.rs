@@ -29,10 +29,13 @@ mod cache;
 mod capture;
 mod fault;
 mod grants;
+mod handles;
 mod host;
 mod limits;
 mod net;
+mod output;
 mod quota;
+mod refusals;
 mod secrets;
 mod slices;
 mod tenants;
@@ -46,7 +49,7 @@ use anyhow::Context as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, Linker, ResourceTable};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
     ProfilingStrategy, Store,
@@ -59,10 +62,15 @@ use host::{CallState, TaskPre, WitContext};
 pub use cache::{CompileOrigin, default_cache_dir};
 pub use capture::Captured;
 pub use grants::{DirGrant, DirMode, Grants};
+pub use handles::{
+    DEFAULT_CALL_DESCRIPTORS, DEFAULT_CALL_HANDLES, DEFAULT_CALL_LISTINGS, DEFAULT_CALL_SOCKETS,
+    default_max_open_files,
+};
 pub use host::log::{LogLevel, LogLine};
 pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT, Limits};
 pub use net::NetRule;
 pub use quota::ENTRY_BYTES;
+pub use refusals::{LOGGED_CHARS, LOGGED_PER_KIND, escape_for_log};
 pub use secrets::{Secret, SecretValue};
 pub use slices::DEFAULT_SLICE_FUEL;
 pub use tenants::{
@@ -116,9 +124,24 @@ pub struct SandboxConfig {
     /// Bytes of stdout, and separately of stderr, kept per call (head and
     /// tail); the rest is counted and dropped. Default 64 KiB.
     pub capture_bytes: usize,
-    /// Bytes of `log` messages kept per call; later lines are counted and
-    /// dropped. Default 64 KiB.
+    /// Bytes of `log` messages kept per call (each line also costs 64
+    /// bytes); later lines are counted and dropped. Default 64 KiB.
     pub log_bytes: usize,
+    /// Host descriptors one call may hold at once: open files and
+    /// directories, streams on files, sockets (its granted directories
+    /// aside). Default [`DEFAULT_CALL_DESCRIPTORS`].
+    pub call_descriptors: u32,
+    /// Directory listings one call may hold at once (each is read whole
+    /// into host memory). Default [`DEFAULT_CALL_LISTINGS`].
+    pub call_listings: u32,
+    /// Sockets one call may create. Default [`DEFAULT_CALL_SOCKETS`].
+    pub call_sockets: u32,
+    /// Handles of every kind one call may hold at once (its resource
+    /// table). Default [`DEFAULT_CALL_HANDLES`].
+    pub call_handles: usize,
+    /// Host descriptors all running calls together may hold. Default
+    /// [`default_max_open_files`]: half the process's open-file limit.
+    pub max_open_files: u32,
     /// Compile fuel metering into components. Default `true`. With `false`
     /// guest code runs a little faster but no task's [`Limits::fuel`] is
     /// enforced: only the deadline bounds its CPU time.
@@ -135,6 +158,11 @@ impl Default for SandboxConfig {
             epoch_tick: Duration::from_millis(10),
             capture_bytes: 64 * 1024,
             log_bytes: 64 * 1024,
+            call_descriptors: DEFAULT_CALL_DESCRIPTORS,
+            call_listings: DEFAULT_CALL_LISTINGS,
+            call_sockets: DEFAULT_CALL_SOCKETS,
+            call_handles: DEFAULT_CALL_HANDLES,
+            max_open_files: default_max_open_files(),
             consume_fuel: true,
         }
     }
@@ -157,6 +185,12 @@ struct Inner {
     slice_fuel: u64,
     capture_bytes: usize,
     log_bytes: usize,
+    call_descriptors: u32,
+    call_listings: u32,
+    call_sockets: u32,
+    call_handles: usize,
+    /// The descriptors all calls hold together.
+    open_files: Arc<handles::Pool>,
     consume_fuel: bool,
 }
 
@@ -165,6 +199,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct TaskComponent {
     pre: TaskPre<CallState>,
+    /// The `run` export, looked up once.
+    run: ComponentExportIndex,
     path: PathBuf,
     origin: CompileOrigin,
 }
@@ -197,6 +233,10 @@ pub struct Invocation<'a> {
     /// [`TaskCall::concurrent`](crate::engine::TaskCall::concurrent)): it
     /// then runs as a tokio task of its own, so calls spread over threads.
     pub concurrent: bool,
+    /// The most bytes of output text the call may return: past it the call
+    /// ends with `States.DataLimitExceeded`, measured in the guest's memory
+    /// before anything is copied. `None`: only the memory limit bounds it.
+    pub output_limit: Option<usize>,
 }
 
 /// Everything a call produced.
@@ -249,6 +289,11 @@ impl Sandbox {
                 slice_fuel: config.slice_fuel.max(1),
                 capture_bytes: config.capture_bytes,
                 log_bytes: config.log_bytes,
+                call_descriptors: config.call_descriptors,
+                call_listings: config.call_listings,
+                call_sockets: config.call_sockets,
+                call_handles: config.call_handles,
+                open_files: handles::Pool::new(handles::Scope::Sandbox, config.max_open_files),
                 consume_fuel: config.consume_fuel,
             }),
         })
@@ -310,16 +355,19 @@ impl Sandbox {
                  (a task may import `sandstep:task/log` and WASI preview 2 only)"
                 )
             })?;
-        let pre = TaskPre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
+        let not_a_task = || {
             format!(
                 "component {shown:?} does not implement the `sandstep:task/task` world \
                  (it must export `run: func(input: string, ctx: context) -> result<string, task-error>`)"
             )
-        })?;
+        };
+        let pre = TaskPre::new(instance_pre)
+            .map_err(anyhow::Error::from)
+            .with_context(not_a_task)?;
+        let (_, run) = component.get_export(None, "run").with_context(not_a_task)?;
         Ok(TaskComponent {
             pre,
+            run,
             path: path.to_owned(),
             origin,
         })
@@ -407,6 +455,7 @@ impl Sandbox {
             state_name: call.state_name.to_owned(),
             retry_count: call.retry_count,
             timeout: call.timeout,
+            output_limit: call.output_limit,
             admission,
         };
         let mut running = AbortOnDrop(tokio::spawn(async move {
@@ -419,6 +468,7 @@ impl Sandbox {
                 retry_count: owned.retry_count,
                 timeout: owned.timeout,
                 concurrent: true,
+                output_limit: owned.output_limit,
             };
             (owned.sandbox)
                 .run_in_slot(
@@ -466,7 +516,20 @@ impl Sandbox {
                 None => DeadlineSource::Task,
             },
         };
-        let (wasi, call_grants) = match grants.wasi_ctx(call.task, &stdout, &stderr) {
+        // Descriptors count against the call, its tenant and the sandbox.
+        let shared = admission
+            .open_files()
+            .into_iter()
+            .chain([&self.inner.open_files])
+            .cloned()
+            .collect();
+        let handles = handles::CallHandles::new(
+            self.inner.call_descriptors,
+            self.inner.call_listings,
+            self.inner.call_sockets,
+            shared,
+        );
+        let (wasi, call_grants) = match grants.wasi_ctx(call.task, &stdout, &stderr, handles) {
             Ok(ctx) => ctx,
             Err(why) => {
                 let error = AslError::new(
@@ -476,9 +539,11 @@ impl Sandbox {
                 return Outcome::early(error, started);
             }
         };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.inner.call_handles);
         let state = CallState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             limiter: limits::MemoryLimiter::new(limits.memory_bytes),
             log: host::log::LogSink::new(call.task, call.execution_id, self.inner.log_bytes),
             grants: call_grants,
@@ -518,8 +583,24 @@ impl Sandbox {
                     retry_count: call.retry_count,
                 };
                 let attempt = async {
-                    let task = component.pre.instantiate_async(&mut store).await?;
-                    task.call_run(&mut store, call.input, &ctx).await
+                    let instance = component
+                        .pre
+                        .instance_pre()
+                        .instantiate_async(&mut store)
+                        .await?;
+                    let run = instance
+                        .get_typed_func::<(&str, &WitContext), (output::BoundedReturn,)>(
+                            &mut store,
+                            &component.run,
+                        )?;
+                    // What it returns is measured in its memory and copied
+                    // only within bounds (`output.rs`).
+                    let (raw,) = output::WithOutputLimit {
+                        limit: call.output_limit,
+                        inner: Box::pin(run.call_async(&mut store, (call.input, &ctx))),
+                    }
+                    .await?;
+                    wasmtime::Result::Ok(fault::Returned::from_bounded(raw))
                 };
                 // A metered slice burns at least `slice_fuel`: charge that
                 // much to the execution's budget at each end, and stop once
@@ -559,10 +640,7 @@ impl Sandbox {
                         .map(|pool| pool.exhausted(call.task))
                         .unwrap_or_else(|| budget.deadline_error())),
                     Ok(Err(error)) => Err(budget.failure(&error, &stderr_text, pool)),
-                    Ok(Ok(returned)) => {
-                        let returned = returned.map_err(|e| (e.error, e.cause));
-                        fault::returned(call.task, returned)
-                    }
+                    Ok(Ok(returned)) => fault::returned(call.task, call.state_name, returned),
                 };
                 (result, consumed)
             }
@@ -598,6 +676,7 @@ struct OwnedCall {
     state_name: String,
     retry_count: u32,
     timeout: Option<Duration>,
+    output_limit: Option<usize>,
     admission: Admission,
 }
 

@@ -23,6 +23,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime_wasi::sockets::SocketAddrUse;
 
+use super::refusals::{LOGGED_CHARS, RefusalLog, escape_for_log};
+
+/// Addresses one call's lookups may add to what it may connect to; past
+/// this the oldest are forgotten, so lookups cannot grow host memory.
+const RESOLVED_KEPT: usize = 256;
+
 /// One allowed destination, as written in the manifest.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NetRule {
@@ -119,16 +125,16 @@ impl NetRule {
 
 /// The allow-list of one call, and the addresses its lookups returned.
 pub(crate) struct NetCall {
-    task: String,
+    refusals: Arc<RefusalLog>,
     rules: Vec<NetRule>,
     /// (address, the name it was resolved from).
     resolved: Mutex<Vec<(IpAddr, String)>>,
 }
 
 impl NetCall {
-    pub fn new(task: &str, rules: &[NetRule]) -> Arc<NetCall> {
+    pub fn new(refusals: Arc<RefusalLog>, rules: &[NetRule]) -> Arc<NetCall> {
         Arc::new(NetCall {
-            task: task.to_owned(),
+            refusals,
             rules: rules.to_vec(),
             resolved: Mutex::default(),
         })
@@ -147,12 +153,14 @@ impl NetCall {
         if allowed {
             normalized
         } else {
-            tracing::warn!(
-                target: "sandstep::sandbox",
-                task = self.task.as_str(),
-                name,
-                "refused a DNS lookup: the name matches none of the task's `network` patterns"
-            );
+            if self.refusals.admit("dns lookup") {
+                tracing::warn!(
+                    target: "sandstep::sandbox",
+                    task = ?self.refusals.task(),
+                    name = %escape_for_log(name, LOGGED_CHARS),
+                    "refused a DNS lookup: the name matches none of the task's `network` patterns"
+                );
+            }
             None
         }
     }
@@ -162,6 +170,9 @@ impl NetCall {
         let mut resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = (ip.to_canonical(), name.to_owned());
         if !resolved.contains(&entry) {
+            if resolved.len() >= RESOLVED_KEPT {
+                resolved.remove(0);
+            }
             resolved.push(entry);
         }
     }
@@ -188,10 +199,10 @@ impl NetCall {
             SocketAddrUse::TcpConnect => self.connect_allowed(addr),
             _ => false,
         };
-        if !allowed {
+        if !allowed && self.refusals.admit("socket") {
             tracing::warn!(
                 target: "sandstep::sandbox",
-                task = self.task.as_str(),
+                task = ?self.refusals.task(),
                 address = %addr,
                 usage = ?usage,
                 "refused a socket operation: not allowed by the task's `network` patterns"
@@ -210,7 +221,7 @@ mod tests {
             .iter()
             .map(|p| p.parse().expect("valid pattern"))
             .collect();
-        NetCall::new("t", &rules)
+        NetCall::new(RefusalLog::new("t"), &rules)
     }
 
     fn addr(text: &str) -> SocketAddr {

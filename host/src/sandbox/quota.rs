@@ -4,8 +4,22 @@
 //! What counts against a grant's quota, per call (each call starts at zero):
 //! every byte written to a file (through a stream or `write`, overwrites
 //! included), the growth of a file past its end (by `set-size`, or by a
-//! write at an offset beyond it: holes count), and [`ENTRY_BYTES`] for each
-//! new file, directory, symlink or hard link. A write that would pass the
+//! write at an offset beyond it: holes count, also when the file was
+//! shrunk under an open stream), and [`ENTRY_BYTES`] for each new file,
+//! directory, symlink or hard link.
+//!
+//! The quota as a state machine, per grant: `used` starts at 0 and only
+//! grows, except that a charge for an entry that was not created after
+//! all is refunded. Every operation that can add an entry or bytes charges
+//! *before* it acts, and acts only if the charge fit: create (charged only
+//! when no entry exists there, following a symlink as the open will, so a
+//! dangling link cannot create its target for free), mkdir, symlink, link
+//! (+[`ENTRY_BYTES`]); write, set-size (+bytes and holes). Unlink, rmdir,
+//! rename within the grant and truncation neither charge nor refund.
+//! Rename or link *into* the grant from elsewhere, and link *out* of it,
+//! are refused. So whatever the sequence, the entries and bytes on disk
+//! that the call made stay within `used`, and `used` within the limit
+//! (tested against a model with random sequences in the hostile suite). A write that would pass the
 //! quota is refused with `quota` (`EDQUOT`, "Disk quota exceeded") before any
 //! byte reaches the disk; a stream is allowed to write exactly up to the
 //! quota and fails after. Renaming or linking into a quota'd grant from
@@ -81,6 +95,15 @@ impl GrantQuota {
                 Err(self.exceeded())
             }
         }
+    }
+
+    /// Gives back `bytes` charged for an entry that was not created after all.
+    pub fn refund(&self, bytes: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                Some(used.saturating_sub(bytes))
+            });
     }
 
     fn exceeded(&self) -> QuotaExceeded {
@@ -173,6 +196,14 @@ impl FsQuotas {
         self.quota_of(to).is_some() && self.grant_of(from) != self.grant_of(to)
     }
 
+    /// Whether a hard link from `from`'s grant to `to`'s must be refused:
+    /// they are different grants and either counts writes (a link out of
+    /// a quota'd grant would let the file grow through the other name).
+    pub fn link_crosses(&self, from: u32, to: u32) -> bool {
+        self.grant_of(from) != self.grant_of(to)
+            && (self.quota_of(to).is_some() || self.quota_of(from).is_some())
+    }
+
     /// The error the call ends with when a write was refused.
     pub fn exceeded(&self, task: &str) -> Option<AslError> {
         let hit = self
@@ -202,15 +233,38 @@ fn quota_text(bytes: u64) -> String {
 }
 
 /// An output stream into a file of a quota'd grant: permits at most what is
-/// left of the quota, and refuses writes past it.
+/// left of the quota, and refuses writes past it. A positioned stream also
+/// charges the hole before each write when the file is shorter than the
+/// stream's position (it was shrunk since), so holes count however made.
 pub(crate) struct QuotaStream {
     inner: Box<dyn OutputStream>,
     quota: Arc<GrantQuota>,
+    file: Option<Arc<std::fs::File>>,
+    /// Where the next byte goes; `None` for an appending stream.
+    position: Option<u64>,
 }
 
 impl QuotaStream {
-    pub fn new(inner: Box<dyn OutputStream>, quota: Arc<GrantQuota>) -> Self {
-        QuotaStream { inner, quota }
+    pub fn new(
+        inner: Box<dyn OutputStream>,
+        quota: Arc<GrantQuota>,
+        file: Option<Arc<std::fs::File>>,
+        position: Option<u64>,
+    ) -> Self {
+        QuotaStream {
+            inner,
+            quota,
+            file,
+            position,
+        }
+    }
+
+    /// The hole a write at the stream's position would leave before it.
+    fn hole(&self) -> u64 {
+        match (&self.file, self.position) {
+            (Some(file), Some(at)) => file.metadata().map_or(0, |m| at.saturating_sub(m.len())),
+            _ => 0,
+        }
     }
 
     fn refuse(&self, bytes: u64) -> StreamError {
@@ -233,10 +287,13 @@ impl Pollable for QuotaStream {
 impl OutputStream for QuotaStream {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         let len = bytes.len() as u64;
-        if self.quota.charge(len).is_err() {
+        if self.quota.charge(self.hole().saturating_add(len)).is_err() {
             return Err(StreamError::LastOperationFailed(wasmtime::Error::new(
                 self.quota.exceeded(),
             )));
+        }
+        if let Some(at) = &mut self.position {
+            *at = at.saturating_add(len);
         }
         self.inner.write(bytes)
     }

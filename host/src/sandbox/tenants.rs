@@ -1,7 +1,8 @@
 //! Tenants: who a call runs for, and what that tenant may hold at once.
 //! Owns admission (at most N running calls, a ceiling on the sum of their
-//! memory limits, both waited for in FIFO order) and the fuel budget
-//! shared by one execution's calls. Declaring tenants is the manifest's
+//! memory limits, both waited for in FIFO order), the fuel budget shared
+//! by one execution's calls, and the tenant's budget of host descriptors
+//! (`handles.rs`) that its running calls draw from. Declaring tenants is the manifest's
 //! business (`resources/`); enforcing the budget inside a running call is
 //! the call path's (`mod.rs`), through [`FuelMeter`].
 //!
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::handles::{Pool, Scope};
 use super::limits::{Limits, mib};
 use crate::errors::{AslError, names};
 
@@ -29,6 +31,10 @@ pub const DEFAULT_MAX_CONCURRENT_TASKS: u32 = 8;
 /// A declared tenant's memory ceiling, unless it says otherwise: room for
 /// [`DEFAULT_MAX_CONCURRENT_TASKS`] calls at the default 256 MiB each.
 pub const DEFAULT_MEMORY_CEILING_BYTES: u64 = 2 << 30;
+/// A declared tenant's host descriptors across its running calls, unless it
+/// says otherwise: [`DEFAULT_MAX_CONCURRENT_TASKS`] calls at half their own
+/// bound each.
+pub const DEFAULT_MAX_OPEN_FILES: u32 = 512;
 
 /// What one tenant may hold at once. `None` is unbounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +52,12 @@ pub struct TenantLimits {
     /// the call with `States.Timeout`. Default: none (each call's own fuel
     /// still applies).
     pub fuel_per_execution: Option<u64>,
+    /// Host descriptors (open files, directories, streams on files,
+    /// sockets) this tenant's running calls may hold together. The call
+    /// that would pass it ends with `Sandbox.ResourceLimitExceeded`, so one
+    /// tenant holding files open cannot keep another's calls from starting.
+    /// Default [`DEFAULT_MAX_OPEN_FILES`].
+    pub max_open_files: Option<u32>,
 }
 
 impl Default for TenantLimits {
@@ -55,6 +67,7 @@ impl Default for TenantLimits {
             max_concurrent_tasks: Some(DEFAULT_MAX_CONCURRENT_TASKS),
             memory_ceiling_bytes: Some(DEFAULT_MEMORY_CEILING_BYTES),
             fuel_per_execution: None,
+            max_open_files: Some(DEFAULT_MAX_OPEN_FILES),
         }
     }
 }
@@ -65,6 +78,7 @@ impl TenantLimits {
         max_concurrent_tasks: None,
         memory_ceiling_bytes: None,
         fuel_per_execution: None,
+        max_open_files: None,
     };
 
     /// Why a task with `limits` can never run under these limits, if so.
@@ -89,6 +103,7 @@ pub struct Tenant {
     running: Option<Arc<Semaphore>>,
     /// Permits are KiB of memory limit, so a 4 GiB limit fits a `u32`.
     memory: Option<Arc<Semaphore>>,
+    open_files: Option<Arc<Pool>>,
     executions: Mutex<HashMap<String, Arc<ExecutionFuel>>>,
 }
 
@@ -100,6 +115,7 @@ pub struct Admission {
     _running: Option<OwnedSemaphorePermit>,
     _memory: Option<OwnedSemaphorePermit>,
     fuel: Option<Arc<ExecutionFuel>>,
+    open_files: Option<Arc<Pool>>,
 }
 
 impl Admission {
@@ -109,7 +125,13 @@ impl Admission {
             _running: None,
             _memory: None,
             fuel: None,
+            open_files: None,
         }
+    }
+
+    /// The tenant's descriptor budget, when it has one.
+    pub(crate) fn open_files(&self) -> Option<&Arc<Pool>> {
+        self.open_files.as_ref()
     }
 
     /// The execution's fuel budget, when the tenant has one.
@@ -120,15 +142,19 @@ impl Admission {
 
 impl Tenant {
     pub fn new(name: impl Into<String>, limits: TenantLimits) -> Tenant {
+        let name: String = name.into();
         let semaphore = |n: usize| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)));
         Tenant {
-            name: name.into(),
+            name: name.clone(),
             running: limits
                 .max_concurrent_tasks
                 .map(|n| semaphore(n.max(1) as usize)),
             memory: limits
                 .memory_ceiling_bytes
                 .map(|bytes| semaphore(usize::try_from(bytes / 1024).unwrap_or(usize::MAX))),
+            open_files: limits
+                .max_open_files
+                .map(|n| Pool::new(Scope::Tenant(name.clone()), n)),
             limits,
             executions: Mutex::default(),
         }
@@ -207,6 +233,7 @@ impl Tenant {
             _running: running,
             _memory: memory,
             fuel,
+            open_files: self.open_files.clone(),
         })
     }
 
@@ -217,6 +244,12 @@ impl Tenant {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(execution_id);
+    }
+
+    /// Host descriptors the tenant's running calls hold now, when it has a
+    /// budget for them.
+    pub fn open_files_held(&self) -> Option<u32> {
+        self.open_files.as_ref().map(|pool| pool.held())
     }
 
     /// Fuel burnt so far by the calls of `execution_id`, when the tenant

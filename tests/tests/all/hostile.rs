@@ -641,6 +641,7 @@ async fn a_thousand_hostile_calls_at_once_all_fail_and_the_host_stays_up() {
         retry_count: 0,
         timeout: None,
         concurrent: true,
+        output_limit: None,
     };
     let before = rss();
     let spin = Limits {

@@ -96,6 +96,7 @@ pub(crate) fn probe_call(input: &str, timeout: Option<Duration>) -> Invocation<'
         retry_count: 0,
         timeout,
         concurrent: true,
+        output_limit: None,
     }
 }
 
@@ -162,6 +163,7 @@ async fn every_call_gets_a_fresh_instance_and_its_context() {
                     retry_count: retry,
                     timeout: None,
                     concurrent: true,
+                    output_limit: None,
                 },
             )
             .await;
@@ -684,6 +686,7 @@ async fn compiled_components_are_cached_on_disk_and_corrupt_entries_recompiled()
                 retry_count: 0,
                 timeout: None,
                 concurrent: true,
+                output_limit: None,
             },
         )
         .await;

@@ -1,13 +1,16 @@
 //! `wasi:filesystem/types` and `wasi:filesystem/preopens`: wasmtime-wasi's
-//! implementation, wrapped to enforce write quotas (`quota.rs`).
+//! implementation, wrapped to enforce write quotas (`quota.rs`) and handle
+//! budgets (`handles.rs`).
 //!
-//! Every call is delegated unchanged to wasmtime-wasi (which, through
-//! cap-std, confines paths to the grant and enforces read-only grants);
-//! the wrapper only follows which grant each descriptor belongs to and
-//! counts what is written under a quota'd grant, and logs each refusal
-//! (`tracing`, target `sandstep::sandbox`: permission, escape, quota,
-//! cross-grant move). Installed over wasmtime-wasi's own bindings by
-//! shadowing them in the linker.
+//! Every call is delegated to wasmtime-wasi (which, through cap-std,
+//! confines paths to the grant and enforces read-only grants); the wrapper
+//! follows which grant each descriptor belongs to, counts what is written
+//! and created under a quota'd grant, counts the descriptors, file streams
+//! and directory listings the call holds, refuses symlinks whose target
+//! could lead out of the grant (absolute, or with a `..`), and logs each
+//! refusal (`refusals.rs`: permission, escape, quota, cross-grant move).
+//! Installed over wasmtime-wasi's own bindings by shadowing them in the
+//! linker.
 
 use wasmtime::component::{HasData, Resource};
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemCtxView};
@@ -17,7 +20,10 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
 };
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, FsError, FsResult};
 
-use super::super::quota::{ENTRY_BYTES, FsQuotas, QuotaExceeded, QuotaStream};
+use super::super::grants::CallGrants;
+use super::super::handles::{HandleKind, HandleLimitHit, HeldInput, HeldOutput, Ticket};
+use super::super::quota::{ENTRY_BYTES, GrantQuota, QuotaExceeded, QuotaStream};
+use super::super::refusals::{LOGGED_CHARS, escape_for_log};
 use super::CallState;
 
 /// The `HasData` marker for the wrapped filesystem.
@@ -27,11 +33,10 @@ impl HasData for QuotaFs {
     type Data<'a> = FsView<'a>;
 }
 
-/// wasmtime-wasi's filesystem view and this call's quotas.
+/// wasmtime-wasi's filesystem view and this call's quotas and budgets.
 pub(crate) struct FsView<'a> {
     fs: WasiFilesystemCtxView<'a>,
-    quotas: &'a mut FsQuotas,
-    task: &'a str,
+    grants: &'a mut CallGrants,
 }
 
 pub(crate) fn view(state: &mut CallState) -> FsView<'_> {
@@ -40,8 +45,7 @@ pub(crate) fn view(state: &mut CallState) -> FsView<'_> {
             ctx: state.wasi.filesystem(),
             table: &mut state.table,
         },
-        quotas: &mut state.grants.fs,
-        task: &state.grants.task,
+        grants: &mut state.grants,
     }
 }
 
@@ -51,6 +55,26 @@ fn borrow(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
 
 fn quota_error(_: QuotaExceeded) -> FsError {
     ErrorCode::Quota.into()
+}
+
+/// A handle past a budget ends the call (see `handles.rs`).
+fn budget_trap(hit: HandleLimitHit) -> FsError {
+    FsError::trap(wasmtime::Error::new(hit))
+}
+
+fn is_code(error: &FsError, code: ErrorCode) -> bool {
+    error
+        .downcast_ref()
+        .is_some_and(|c: &ErrorCode| std::mem::discriminant(c) == std::mem::discriminant(&code))
+}
+
+/// Whether a symlink to `target` could lead out of the directory tree it
+/// is made in: an absolute target, or one with a `..` anywhere. A target
+/// without either points below the link's own directory wherever the link
+/// is later moved (rename and link stay inside a grant), so no tool that
+/// follows links on the host is led out of the grant.
+fn target_may_escape(target: &str) -> bool {
+    target.starts_with('/') || target.split('/').any(|part| part == "..")
 }
 
 impl FsView<'_> {
@@ -65,16 +89,82 @@ impl FsView<'_> {
                 | ErrorCode::Quota),
             ) = e.downcast_ref()
         {
-            tracing::warn!(
-                target: "sandstep::sandbox",
-                task = self.task,
-                op,
-                path,
-                error = %code,
-                "refused a file-system operation"
-            );
+            let refusals = &self.grants.refusals;
+            if refusals.admit(&format!("{op} {code}")) {
+                tracing::warn!(
+                    target: "sandstep::sandbox",
+                    task = ?refusals.task(),
+                    op,
+                    path = ?escape_for_log(path, LOGGED_CHARS),
+                    error = %code,
+                    "refused a file-system operation"
+                );
+            }
         }
         result
+    }
+
+    fn take(&self, kind: HandleKind) -> FsResult<Ticket> {
+        self.grants.handles.take(kind).map_err(budget_trap)
+    }
+
+    fn quota_of(&self, fd: &Resource<Descriptor>) -> Option<std::sync::Arc<GrantQuota>> {
+        self.grants.fs.quota_of(fd.rep())
+    }
+
+    /// Opens `path` with `CREATE` under a quota'd grant, charging
+    /// [`ENTRY_BYTES`] exactly when an entry may be created: an existing
+    /// file (or one a symlink there points to) is opened without a charge,
+    /// and a charge is refunded when nothing was created.
+    async fn create_counted(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: types::PathFlags,
+        path: String,
+        oflags: types::OpenFlags,
+        flags: types::DescriptorFlags,
+        quota: &GrantQuota,
+    ) -> FsResult<Resource<Descriptor>> {
+        if !oflags.contains(types::OpenFlags::EXCLUSIVE) {
+            let existing = oflags & !types::OpenFlags::CREATE;
+            let opened = HostDescriptor::open_at(
+                &mut self.fs,
+                borrow(&fd),
+                path_flags,
+                path.clone(),
+                existing,
+                flags,
+            )
+            .await;
+            match opened {
+                Err(e) if is_code(&e, ErrorCode::NoEntry) => {}
+                other => return other,
+            }
+        }
+        quota.charge(ENTRY_BYTES).map_err(quota_error)?;
+        let created =
+            HostDescriptor::open_at(&mut self.fs, fd, path_flags, path, oflags, flags).await;
+        if created.is_err() {
+            quota.refund(ENTRY_BYTES);
+        }
+        created
+    }
+
+    /// Runs `make` (which creates one entry under `dir`) after charging the
+    /// entry to `dir`'s quota; refunds the charge when `make` fails.
+    async fn with_entry<F>(&mut self, dir: &Resource<Descriptor>, make: F) -> FsResult<()>
+    where
+        F: AsyncFnOnce(&mut WasiFilesystemCtxView<'_>) -> FsResult<()>,
+    {
+        let quota = self.quota_of(dir);
+        if let Some(quota) = &quota {
+            quota.charge(ENTRY_BYTES).map_err(quota_error)?;
+        }
+        let made = make(&mut self.fs).await;
+        if let (Some(quota), Err(_)) = (&quota, &made) {
+            quota.refund(ENTRY_BYTES);
+        }
+        made
     }
 
     /// How far writing at `offset` would grow file `fd` before the first
@@ -89,32 +179,13 @@ impl FsView<'_> {
             _ => 0,
         }
     }
-
-    /// Charges a new entry under `dir` when its grant has a quota.
-    fn charge_entry(&self, dir: &Resource<Descriptor>) -> FsResult<()> {
-        match self.quotas.quota_of(dir.rep()) {
-            Some(quota) => quota.charge(ENTRY_BYTES).map_err(quota_error),
-            None => Ok(()),
-        }
-    }
-
-    async fn exists(&mut self, dir: &Resource<Descriptor>, path: &str) -> bool {
-        HostDescriptor::stat_at(
-            &mut self.fs,
-            borrow(dir),
-            types::PathFlags::empty(),
-            path.to_owned(),
-        )
-        .await
-        .is_ok()
-    }
 }
 
 impl preopens::Host for FsView<'_> {
     fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
         let dirs = preopens::Host::get_directories(&mut self.fs)?;
         for (index, (fd, _)) in dirs.iter().enumerate() {
-            self.quotas.preopened(index, fd.rep());
+            self.grants.fs.preopened(index, fd.rep());
         }
         Ok(dirs)
     }
@@ -160,7 +231,7 @@ impl HostDescriptor for FsView<'_> {
     }
 
     async fn set_size(&mut self, fd: Resource<Descriptor>, size: types::Filesize) -> FsResult<()> {
-        if let Some(quota) = self.quotas.quota_of(fd.rep()) {
+        if let Some(quota) = self.quota_of(&fd) {
             let current = HostDescriptor::stat(&mut self.fs, borrow(&fd)).await?.size;
             let charged = quota
                 .charge(size.saturating_sub(current))
@@ -194,7 +265,7 @@ impl HostDescriptor for FsView<'_> {
         mut buf: Vec<u8>,
         offset: types::Filesize,
     ) -> FsResult<types::Filesize> {
-        if let Some(quota) = self.quotas.quota_of(fd.rep()) {
+        if let Some(quota) = self.quota_of(&fd) {
             // A write past the end also grows the file by the hole before it.
             let gap = self.growth_to(&fd, offset);
             let charged = quota.charge(gap).map_err(quota_error);
@@ -215,7 +286,11 @@ impl HostDescriptor for FsView<'_> {
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<types::DirectoryEntryStream>> {
-        HostDescriptor::read_directory(&mut self.fs, fd).await
+        // wasmtime-wasi reads the whole listing into host memory now.
+        let ticket = self.take(HandleKind::Listing)?;
+        let stream = HostDescriptor::read_directory(&mut self.fs, fd).await?;
+        self.grants.listings.insert(stream.rep(), ticket);
+        Ok(stream)
     }
 
     async fn sync(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
@@ -228,10 +303,12 @@ impl HostDescriptor for FsView<'_> {
         path: String,
     ) -> FsResult<()> {
         let shown = path.clone();
-        let result = match self.charge_entry(&fd) {
-            Ok(()) => HostDescriptor::create_directory_at(&mut self.fs, fd, path).await,
-            Err(e) => Err(e),
-        };
+        let dir = borrow(&fd);
+        let result = self
+            .with_entry(&dir, async |fs| {
+                HostDescriptor::create_directory_at(fs, fd, path).await
+            })
+            .await;
         self.logged("create directory", &shown, result)
     }
 
@@ -258,7 +335,10 @@ impl HostDescriptor for FsView<'_> {
         atim: types::NewTimestamp,
         mtim: types::NewTimestamp,
     ) -> FsResult<()> {
-        HostDescriptor::set_times_at(&mut self.fs, fd, path_flags, path, atim, mtim).await
+        let shown = path.clone();
+        let result =
+            HostDescriptor::set_times_at(&mut self.fs, fd, path_flags, path, atim, mtim).await;
+        self.logged("set times", &shown, result)
     }
 
     async fn link_at(
@@ -270,19 +350,17 @@ impl HostDescriptor for FsView<'_> {
         new_path: String,
     ) -> FsResult<()> {
         let shown = format!("{old_path} -> {new_path}");
-        let result = if self
-            .quotas
-            .crosses_into_quota(fd.rep(), new_descriptor.rep())
-        {
+        // A link between grants where either counts writes would let data
+        // be written through the other name uncounted.
+        let result = if self.grants.fs.link_crosses(fd.rep(), new_descriptor.rep()) {
             Err(ErrorCode::CrossDevice.into())
         } else {
-            match self.charge_entry(&new_descriptor) {
-                Ok(()) => {
-                    let (new, flags) = (new_descriptor, old_path_flags);
-                    HostDescriptor::link_at(&mut self.fs, fd, flags, old_path, new, new_path).await
-                }
-                Err(e) => Err(e),
-            }
+            let dir = borrow(&new_descriptor);
+            self.with_entry(&dir, async |fs| {
+                let (new, flags) = (new_descriptor, old_path_flags);
+                HostDescriptor::link_at(fs, fd, flags, old_path, new, new_path).await
+            })
+            .await
         };
         self.logged("link", &shown, result)
     }
@@ -297,22 +375,23 @@ impl HostDescriptor for FsView<'_> {
     ) -> FsResult<Resource<Descriptor>> {
         let parent = fd.rep();
         let shown = path.clone();
-        if oflags.contains(types::OpenFlags::CREATE)
-            && self.quotas.quota_of(parent).is_some()
-            && !self.exists(&fd, &path).await
-        {
-            let charged = self.charge_entry(&fd);
-            self.logged("create", &shown, charged)?;
-        }
-        let opened =
-            HostDescriptor::open_at(&mut self.fs, fd, path_flags, path, oflags, flags).await;
+        let ticket = self.take(HandleKind::Descriptor)?;
+        let opened = match self.quota_of(&fd) {
+            Some(quota) if oflags.contains(types::OpenFlags::CREATE) => {
+                self.create_counted(fd, path_flags, path, oflags, flags, &quota)
+                    .await
+            }
+            _ => HostDescriptor::open_at(&mut self.fs, fd, path_flags, path, oflags, flags).await,
+        };
         let child = self.logged("open", &shown, opened)?;
-        self.quotas.opened(parent, child.rep());
+        self.grants.fs.opened(parent, child.rep());
+        self.grants.descriptors.insert(child.rep(), ticket);
         Ok(child)
     }
 
     fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
-        self.quotas.closed(fd.rep());
+        self.grants.fs.closed(fd.rep());
+        self.grants.descriptors.remove(&fd.rep());
         HostDescriptor::drop(&mut self.fs, fd)
     }
 
@@ -340,7 +419,7 @@ impl HostDescriptor for FsView<'_> {
         new_path: String,
     ) -> FsResult<()> {
         let shown = format!("{old_path} -> {new_path}");
-        let result = if self.quotas.crosses_into_quota(fd.rep(), new_fd.rep()) {
+        let result = if self.grants.fs.crosses_into_quota(fd.rep(), new_fd.rep()) {
             Err(ErrorCode::CrossDevice.into())
         } else {
             HostDescriptor::rename_at(&mut self.fs, fd, old_path, new_fd, new_path).await
@@ -354,10 +433,15 @@ impl HostDescriptor for FsView<'_> {
         src_path: String,
         dest_path: String,
     ) -> FsResult<()> {
-        let shown = dest_path.clone();
-        let result = match self.charge_entry(&fd) {
-            Ok(()) => HostDescriptor::symlink_at(&mut self.fs, fd, src_path, dest_path).await,
-            Err(e) => Err(e),
+        let shown = format!("{dest_path} -> {src_path}");
+        let result = if target_may_escape(&src_path) {
+            Err(ErrorCode::NotPermitted.into())
+        } else {
+            let dir = borrow(&fd);
+            self.with_entry(&dir, async |fs| {
+                HostDescriptor::symlink_at(fs, fd, src_path, dest_path).await
+            })
+            .await
         };
         self.logged("symlink", &shown, result)
     }
@@ -373,7 +457,16 @@ impl HostDescriptor for FsView<'_> {
         fd: Resource<Descriptor>,
         offset: types::Filesize,
     ) -> FsResult<Resource<DynInputStream>> {
-        HostDescriptor::read_via_stream(&mut self.fs, fd, offset)
+        // The stream keeps the file open after its descriptor is dropped.
+        let ticket = self.take(HandleKind::Descriptor)?;
+        let stream = HostDescriptor::read_via_stream(&mut self.fs, fd, offset)?;
+        let slot = self.fs.table.get_mut(&stream)?;
+        let inner = std::mem::replace(slot, Box::new(Placeholder));
+        *slot = Box::new(HeldInput {
+            inner,
+            _ticket: ticket,
+        });
+        Ok(stream)
     }
 
     fn write_via_stream(
@@ -381,25 +474,24 @@ impl HostDescriptor for FsView<'_> {
         fd: Resource<Descriptor>,
         offset: types::Filesize,
     ) -> FsResult<Resource<DynOutputStream>> {
-        let quota = self.quotas.quota_of(fd.rep());
-        if let Some(quota) = &quota {
-            let gap = self.growth_to(&fd, offset);
-            let charged = quota.charge(gap).map_err(quota_error);
-            self.logged("write", "", charged)?;
-        }
+        let ticket = self.take(HandleKind::Descriptor)?;
+        let quota = self
+            .quota_of(&fd)
+            .map(|q| (q, self.file_of(&fd), Some(offset)));
         let stream = HostDescriptor::write_via_stream(&mut self.fs, fd, offset);
         let stream = self.logged("write", "", stream)?;
-        self.counted(stream, quota)
+        self.counted(stream, quota, ticket)
     }
 
     fn append_via_stream(
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<DynOutputStream>> {
-        let quota = self.quotas.quota_of(fd.rep());
+        let ticket = self.take(HandleKind::Descriptor)?;
+        let quota = self.quota_of(&fd).map(|q| (q, None, None));
         let stream = HostDescriptor::append_via_stream(&mut self.fs, fd);
         let stream = self.logged("append", "", stream)?;
-        self.counted(stream, quota)
+        self.counted(stream, quota, ticket)
     }
 
     async fn is_same_object(
@@ -423,22 +515,47 @@ impl HostDescriptor for FsView<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::MetadataHashValue> {
-        HostDescriptor::metadata_hash_at(&mut self.fs, fd, path_flags, path).await
+        // wasi-libc's `stat` asks this first.
+        let shown = path.clone();
+        let result = HostDescriptor::metadata_hash_at(&mut self.fs, fd, path_flags, path).await;
+        self.logged("stat", &shown, result)
     }
 }
 
+/// A quota'd stream's counter, its file (to see holes) and its position
+/// (`None` when appending).
+type StreamQuota = (
+    std::sync::Arc<GrantQuota>,
+    Option<std::sync::Arc<std::fs::File>>,
+    Option<u64>,
+);
+
 impl FsView<'_> {
-    /// Puts a quota-counting wrapper around `stream` when its file's grant has a quota.
+    /// The host file behind descriptor `fd`, when it is a file.
+    fn file_of(&self, fd: &Resource<Descriptor>) -> Option<std::sync::Arc<std::fs::File>> {
+        match self.fs.table.get(fd) {
+            Ok(Descriptor::File(f)) => Some(f.file.clone()),
+            _ => None,
+        }
+    }
+
+    /// Wraps `stream` so it carries its ticket and, when its file's grant
+    /// has a quota, counts what it writes.
     fn counted(
         &mut self,
         stream: Resource<DynOutputStream>,
-        quota: Option<std::sync::Arc<super::super::quota::GrantQuota>>,
+        quota: Option<StreamQuota>,
+        ticket: Ticket,
     ) -> FsResult<Resource<DynOutputStream>> {
-        if let Some(quota) = quota {
-            let slot = self.fs.table.get_mut(&stream)?;
-            let inner = std::mem::replace(slot, Box::new(Placeholder));
-            *slot = Box::new(QuotaStream::new(inner, quota));
+        let slot = self.fs.table.get_mut(&stream)?;
+        let mut inner = std::mem::replace(slot, Box::new(Placeholder));
+        if let Some((quota, file, position)) = quota {
+            inner = Box::new(QuotaStream::new(inner, quota, file, position));
         }
+        *slot = Box::new(HeldOutput {
+            inner,
+            _ticket: ticket,
+        });
         Ok(stream)
     }
 }
@@ -452,6 +569,7 @@ impl HostDirectoryEntryStream for FsView<'_> {
     }
 
     fn drop(&mut self, stream: Resource<types::DirectoryEntryStream>) -> wasmtime::Result<()> {
+        self.grants.listings.remove(&stream.rep());
         HostDirectoryEntryStream::drop(&mut self.fs, stream)
     }
 }
@@ -462,6 +580,13 @@ struct Placeholder;
 #[wasmtime_wasi::async_trait]
 impl wasmtime_wasi::p2::Pollable for Placeholder {
     async fn ready(&mut self) {}
+}
+
+#[wasmtime_wasi::async_trait]
+impl wasmtime_wasi::p2::InputStream for Placeholder {
+    fn read(&mut self, _: usize) -> wasmtime_wasi::p2::StreamResult<bytes::Bytes> {
+        Err(wasmtime_wasi::p2::StreamError::Closed)
+    }
 }
 
 impl wasmtime_wasi::p2::OutputStream for Placeholder {

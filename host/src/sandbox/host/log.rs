@@ -1,9 +1,14 @@
 //! `sandstep:task/log`: a task's log lines, recorded with the task's name
 //! and execution id as `tracing` events (target `sandstep::task`) and kept
-//! for the call's outcome. Bounded per call; past the bound lines are
+//! for the call's outcome. Bounded per call (each line costs its bytes plus
+//! [`LINE_COST`], so empty lines are not free); past the bound lines are
 //! counted, not kept. Secret values are redacted before a line is
-//! recorded. Logging never fails and never traps.
+//! recorded, and the `tracing` event carries the line escaped
+//! (`refusals::escape_for_log`): a newline in it cannot forge a host log
+//! line. The kept line is the task's own text. Logging never fails and
+//! never traps.
 
+use super::super::refusals::escape_for_log;
 use super::CallState;
 use super::sandstep::task::log::{Host, Level};
 
@@ -22,6 +27,10 @@ pub struct LogLine {
     pub level: LogLevel,
     pub message: String,
 }
+
+/// What a kept line costs besides its message: its share of the host's
+/// bookkeeping, so a flood of empty lines is bounded too.
+pub(crate) const LINE_COST: usize = 64;
 
 /// The log lines of one call, bounded by the bytes of their messages.
 pub(crate) struct LogSink {
@@ -44,24 +53,27 @@ impl LogSink {
     }
 
     fn record(&mut self, level: LogLevel, message: String) {
-        if message.len() > self.budget {
+        let cost = message.len().saturating_add(LINE_COST);
+        if cost > self.budget {
             self.dropped += 1;
             return;
         }
-        self.budget -= message.len();
+        self.budget -= cost;
         let (task, execution) = (&self.task, &self.execution_id);
+        // The whole line (it was bounded above), escaped.
+        let shown = escape_for_log(&message, usize::MAX);
         match level {
             LogLevel::Debug => {
-                tracing::debug!(target: "sandstep::task", task, execution, "{message}")
+                tracing::debug!(target: "sandstep::task", task, execution, "{shown}")
             }
             LogLevel::Info => {
-                tracing::info!(target: "sandstep::task", task, execution, "{message}")
+                tracing::info!(target: "sandstep::task", task, execution, "{shown}")
             }
             LogLevel::Warn => {
-                tracing::warn!(target: "sandstep::task", task, execution, "{message}")
+                tracing::warn!(target: "sandstep::task", task, execution, "{shown}")
             }
             LogLevel::Error => {
-                tracing::error!(target: "sandstep::task", task, execution, "{message}")
+                tracing::error!(target: "sandstep::task", task, execution, "{shown}")
             }
         }
         self.lines.push(LogLine { level, message });

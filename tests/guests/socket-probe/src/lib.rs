@@ -1,8 +1,9 @@
 //! Tries to reach the network and reports each outcome. Input: a JSON object
 //! with any of `tcp` (an address or `host:port` to connect to and send
 //! `hello` to), `udp` (an address to send a datagram to), `dns` (a name to
-//! look up); a bare string is the address for both `tcp` and `udp`, with a
-//! lookup of `localhost`.
+//! look up), `hold` (an address to open `count` connections to, kept open
+//! to the end; reports how many opened); a bare string is the address for
+//! both `tcp` and `udp`, with a lookup of `localhost`.
 
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
@@ -36,6 +37,20 @@ impl Guest for Task {
         if let Some(addr) = request["udp"].as_str() {
             out["udp"] =
                 report(UdpSocket::bind("0.0.0.0:0").and_then(|s| s.send_to(b"hello", addr)));
+        }
+        if let Some(addr) = request["hold"].as_str() {
+            let mut held = Vec::new();
+            let mut error = None;
+            for _ in 0..request["count"].as_u64().unwrap_or(1) {
+                match TcpStream::connect(addr) {
+                    Ok(stream) => held.push(stream),
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            out["hold"] = json!({ "opened": held.len(), "error": error });
         }
         if let Some(name) = request["dns"].as_str() {
             out["dns"] = match (name, 80).to_socket_addrs() {
