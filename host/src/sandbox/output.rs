@@ -197,36 +197,3 @@ pub(crate) struct BoundedTaskError {
 
 /// What a guest's `run` returned, bounded as it was copied.
 pub(crate) type BoundedReturn = Result<OutputText, BoundedTaskError>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_prefix_cut_inside_a_character_keeps_what_is_whole() {
-        let text = "aé€".as_bytes();
-        assert_eq!(utf8_prefix(&text[..1]).ok(), Some("a"));
-        assert_eq!(utf8_prefix(&text[..2]).ok(), Some("a"), "é cut in half");
-        assert_eq!(utf8_prefix(&text[..3]).ok(), Some("aé"));
-        assert_eq!(utf8_prefix(&text[..5]).ok(), Some("aé"), "€ cut");
-        assert!(utf8_prefix(b"a\xffb").is_err(), "not UTF-8 at all");
-    }
-
-    #[test]
-    fn the_output_limit_holds_only_while_its_call_is_polled() {
-        let mut seen = None;
-        let polled = WithOutputLimit {
-            limit: Some(7),
-            inner: Box::pin(async {
-                seen = OUTPUT_LIMIT.with(Cell::get);
-            }),
-        };
-        futures::executor::block_on(polled);
-        assert_eq!(seen, Some(7));
-        assert_eq!(
-            OUTPUT_LIMIT.with(Cell::get),
-            None,
-            "restored after the poll"
-        );
-    }
-}
