@@ -79,15 +79,15 @@
 //! | sockets per call | 64 created | the host's file descriptors | `Sandbox.ResourceLimitExceeded` |
 //! | handles per call (every stream, pollable, descriptor, lookup) | 4,096 at once | host memory | `Sandbox.ResourceLimitExceeded` |
 //! | descriptors of all calls | half the process's open-file limit (`ulimit -n`) | descriptors for the host itself and for starting calls | `Sandbox.ResourceLimitExceeded` for the call that would pass it |
-//! | output text | the payload limit, measured in the guest's memory | host memory: a result past it is never copied or parsed | `States.DataLimitExceeded` |
+//! | output text | the payload limit, measured on the raw text | host memory: a result past it is never parsed | `States.DataLimitExceeded` |
 //! | refusal log lines | 10 per kind per call, then one summary | the host's log volume | never fails: the rest are counted |
 //!
-//! The host memory one call can cause is bounded by these: its
-//! `memory_mib` (its linear memory), plus 34 times the payload limit (its
-//! input, and its output copied and parsed: output longer than the limit
-//! is refused where it lies, in the guest's memory, so it is never
-//! copied), plus a task-error cut to AWS's sizes as it is copied (129
-//! KiB), its captures and logs (192 KiB),
+//! The host memory one call can cause is bounded by these: at most about
+//! twice its `memory_mib` (its linear memory, plus, for an instant, the copy
+//! of what it returned, which is dropped unparsed when longer than the
+//! payload limit and cut to AWS's sizes when a task-error), plus 34 times
+//! the payload limit (its input, and its output parsed), plus its captures
+//! and logs (192 KiB),
 //! its 16 directory listings and a few MiB of wasmtime's own state.
 //! SECURITY.md derives it; `tests/soak.rs` measures it.
 //!
@@ -221,7 +221,7 @@ impl WasmTasks {
     }
 
     /// Refuses a call's output text longer than `bytes` with
-    /// `States.DataLimitExceeded` before the host copies or parses it: set
+    /// `States.DataLimitExceeded` before the host parses it: set
     /// it to the engine's payload limit (`Engine::with_payload_limit`).
     /// Default [`DEFAULT_PAYLOAD_LIMIT`](crate::engine::DEFAULT_PAYLOAD_LIMIT).
     pub fn with_payload_limit(mut self, bytes: usize) -> WasmTasks {

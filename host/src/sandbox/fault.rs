@@ -5,8 +5,8 @@
 //! guest's panic message, a handle past a budget →
 //! `Sandbox.ResourceLimitExceeded`, a `task-error` → its own name, output
 //! that is not JSON → `Sandbox.InvalidOutput`, output longer than the
-//! payload limit → `States.DataLimitExceeded` (measured in the guest's
-//! memory, never copied: `output.rs`). Never panics,
+//! payload limit → `States.DataLimitExceeded` (measured on the raw text,
+//! which is dropped before anything parses it). Never panics,
 //! whatever the guest did.
 
 use std::time::Duration;
@@ -16,8 +16,8 @@ use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
 
 use super::handles::HandleLimitHit;
+use super::host::TaskError;
 use super::limits::{MemoryLimitHit, mib};
-use super::output::{Bounded, BoundedReturn};
 use super::tenants::ExecutionFuel;
 use crate::errors::{AslError, names};
 
@@ -179,29 +179,55 @@ fn with_stderr(mut cause: String, stderr: &str) -> String {
     cause
 }
 
+/// The most bytes of a task-error's name the host keeps: AWS keeps 256
+/// characters, four bytes at most each.
+const ERROR_KEPT_BYTES: usize = 1024 + 4;
+/// The most bytes of a task-error's cause the host keeps: AWS keeps 32,768
+/// characters, four bytes at most each.
+const CAUSE_KEPT_BYTES: usize = 4 * 32_768 + 4;
+
+/// What a guest's `run` returned, as wasmtime copies it out of the guest's
+/// memory (at most that memory, and only for an instant: wasmtime 48 runs
+/// the guest's post-return, which frees the strings, before the call
+/// returns, so they cannot be measured where they lie).
+pub(crate) type RawReturn = Result<String, TaskError>;
+
 /// What a guest returned, within bounds.
 #[derive(Debug)]
 pub(crate) enum Returned {
     /// The output text, at most the call's output limit.
     Output(String),
-    /// The output was longer than the limit; it was never copied.
+    /// The output was longer than the limit; it was dropped unparsed.
     TooLarge,
     /// A task-error, its name and cause cut to what AWS would keep.
     Failed { error: String, cause: String },
 }
 
 impl Returned {
-    /// What the guest returned, as `output.rs` copied it within bounds.
-    pub fn from_bounded(raw: BoundedReturn) -> Returned {
+    /// Keeps what the guest returned within bounds: the output only when it
+    /// is at most `output_limit` bytes (else it is dropped before anything
+    /// parses it), the error name and cause only as far as AWS's limits.
+    pub fn bounded(raw: RawReturn, output_limit: Option<usize>) -> Returned {
         match raw {
-            Ok(Bounded::Kept(text)) => Returned::Output(text),
-            Ok(Bounded::Cut(_)) => Returned::TooLarge,
+            Ok(text) => match output_limit {
+                Some(limit) if text.len() > limit => Returned::TooLarge,
+                _ => Returned::Output(text),
+            },
             Err(e) => Returned::Failed {
-                error: e.error.into_text(),
-                cause: e.cause.into_text(),
+                error: cut(e.error, ERROR_KEPT_BYTES),
+                cause: cut(e.cause, CAUSE_KEPT_BYTES),
             },
         }
     }
+}
+
+/// `text` cut to at most `max` bytes, its memory given back.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        text.truncate(prefix(&text, max).len());
+        text.shrink_to_fit();
+    }
+    text
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.

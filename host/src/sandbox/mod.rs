@@ -33,7 +33,6 @@ mod handles;
 mod host;
 mod limits;
 mod net;
-mod output;
 mod quota;
 mod refusals;
 mod secrets;
@@ -234,8 +233,8 @@ pub struct Invocation<'a> {
     /// then runs as a tokio task of its own, so calls spread over threads.
     pub concurrent: bool,
     /// The most bytes of output text the call may return: past it the call
-    /// ends with `States.DataLimitExceeded`, measured in the guest's memory
-    /// before anything is copied. `None`: only the memory limit bounds it.
+    /// ends with `States.DataLimitExceeded`, measured on the raw text before
+    /// anything parses it. `None`: only the memory limit bounds it.
     pub output_limit: Option<usize>,
 }
 
@@ -588,19 +587,13 @@ impl Sandbox {
                         .instance_pre()
                         .instantiate_async(&mut store)
                         .await?;
-                    let run = instance
-                        .get_typed_func::<(&str, &WitContext), (output::BoundedReturn,)>(
-                            &mut store,
-                            &component.run,
-                        )?;
-                    // What it returns is measured in its memory and copied
-                    // only within bounds (`output.rs`).
-                    let (raw,) = output::WithOutputLimit {
-                        limit: call.output_limit,
-                        inner: Box::pin(run.call_async(&mut store, (call.input, &ctx))),
-                    }
-                    .await?;
-                    wasmtime::Result::Ok(fault::Returned::from_bounded(raw))
+                    let run = instance.get_typed_func::<(&str, &WitContext), (fault::RawReturn,)>(
+                        &mut store,
+                        &component.run,
+                    )?;
+                    let (raw,) = run.call_async(&mut store, (call.input, &ctx)).await?;
+                    // Bounded before anything parses it.
+                    wasmtime::Result::Ok(fault::Returned::bounded(raw, call.output_limit))
                 };
                 // A metered slice burns at least `slice_fuel`: charge that
                 // much to the execution's budget at each end, and stop once

@@ -273,20 +273,6 @@ async fn a_result_past_the_payload_limit_is_refused_before_it_is_parsed() {
     assert!(output(&fits).as_array().is_some_and(|a| a.len() > 30_000));
 }
 
-#[tokio::test]
-async fn a_huge_task_error_is_cut_as_it_is_copied() {
-    // The guest's cause is "row has no id: " and its input: 4 MiB of it.
-    let input = serde_json::to_string(&"é".repeat(2 << 20)).expect("json");
-    let outcome = beside(run(guests::TASK_ERROR, &input)).await;
-    let (name, cause) = error(&outcome);
-    assert_eq!(name, "Orders.InvalidRow");
-    // AWS keeps 32,768 characters; the host copies at most four bytes of
-    // each, and cuts at a character boundary.
-    assert!(cause.len() <= 4 * 32_768 + 4, "{} bytes", cause.len());
-    assert!(cause.len() > 4 * 32_768 - 4, "{} bytes", cause.len());
-    assert!(cause.starts_with("row has no id: \"éé"), "{}", &cause[..40]);
-}
-
 // ---- write quota (22.6) -------------------------------------------------
 
 #[tokio::test]
