@@ -114,6 +114,7 @@ fn main() {
             retry_count: 0,
             timeout: None,
             concurrent: false,
+            payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
         };
         let mut with = Vec::new();
         let mut without = Vec::new();

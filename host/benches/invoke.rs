@@ -95,6 +95,7 @@ fn bench(c: &mut Criterion) {
             retry_count: 0,
             timeout: None,
             concurrent: false,
+            payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
         };
         for (label, input) in &inputs {
             if *label != "1KB" && !pooling {

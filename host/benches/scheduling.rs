@@ -114,6 +114,7 @@ async fn measure(runner: Arc<WasmTasks>, busy: bool) -> Vec<Duration> {
                         retry_count: 0,
                         timeout: None,
                         concurrent: true,
+                        payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
                     })
                     .await
             }));
@@ -137,6 +138,7 @@ async fn measure(runner: Arc<WasmTasks>, busy: bool) -> Vec<Duration> {
                 retry_count: 0,
                 timeout: None,
                 concurrent: true,
+                payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
             })
             .await;
         samples.push(started.elapsed());

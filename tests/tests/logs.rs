@@ -136,6 +136,7 @@ async fn refusals_are_logged_with_the_task_and_secrets_never_are() {
         retry_count: 0,
         timeout: None,
         concurrent: true,
+        payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
     };
     let leak = tasks.run(&call).await;
     assert_eq!(leak.result.expect("returns")["found"], json!(true));
@@ -272,6 +273,7 @@ async fn guest_text_cannot_forge_a_log_line_or_reach_the_terminal() {
             retry_count: 0,
             timeout: None,
             concurrent: true,
+            payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
         };
         let outcome = tasks.run(&call).await;
         assert_eq!(outcome.result.expect("reports")["ok"], json!(false));

@@ -287,6 +287,7 @@ async fn hostile(
             retry_count: 0,
             timeout: None,
             concurrent: true,
+            payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
         })
         .await;
     outcome.result.err().map(|e| (e.error, e.cause))

@@ -25,6 +25,9 @@ pub struct TaskCall<'a> {
     /// Parallel branch or a Map iteration), so a runner may give it a
     /// thread of its own; alone, it is cheaper run in place.
     pub concurrent: bool,
+    /// The engine's payload limit: a runner refuses an output text longer
+    /// than this (`States.DataLimitExceeded`) before it parses it.
+    pub payload_limit: usize,
 }
 
 pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskOutcome> + Send + 'a>>;

@@ -122,9 +122,6 @@ pub use manifest::{MANIFEST_FILE, Manifest, TaskDecl};
 /// The tasks of a manifest, every component compiled and linked up front.
 pub struct WasmTasks {
     sandbox: Sandbox,
-    /// The most bytes of output text a call may return
-    /// ([`WasmTasks::with_payload_limit`]).
-    payload_limit: usize,
     manifest_path: String,
     tasks: BTreeMap<String, LoadedTask>,
     /// Every declared tenant, and the default one.
@@ -192,7 +189,6 @@ impl WasmTasks {
         }
         Ok(WasmTasks {
             sandbox: sandbox.clone(),
-            payload_limit: crate::engine::DEFAULT_PAYLOAD_LIMIT,
             manifest_path: manifest.path().display().to_string(),
             tasks,
             tenants,
@@ -218,15 +214,6 @@ impl WasmTasks {
             loaded.tenant = tenant.clone();
         }
         Ok(self)
-    }
-
-    /// Refuses a call's output text longer than `bytes` with
-    /// `States.DataLimitExceeded` before the host parses it: set
-    /// it to the engine's payload limit (`Engine::with_payload_limit`).
-    /// Default [`DEFAULT_PAYLOAD_LIMIT`](crate::engine::DEFAULT_PAYLOAD_LIMIT).
-    pub fn with_payload_limit(mut self, bytes: usize) -> WasmTasks {
-        self.payload_limit = bytes;
-        self
     }
 
     /// The tenant task `name` runs for.
@@ -319,7 +306,7 @@ impl WasmTasks {
                     retry_count: call.retry_count,
                     timeout: call.timeout,
                     concurrent: call.concurrent,
-                    output_limit: Some(self.payload_limit),
+                    output_limit: Some(call.payload_limit),
                 },
             )
             .await;

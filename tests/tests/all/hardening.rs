@@ -140,6 +140,21 @@ fn two_tenants(dir: &std::path::Path) -> WasmTasks {
 }
 
 async fn call(tasks: &WasmTasks, resource: &str, input: Value) -> Outcome {
+    call_limited(
+        tasks,
+        resource,
+        input,
+        sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
+    )
+    .await
+}
+
+async fn call_limited(
+    tasks: &WasmTasks,
+    resource: &str,
+    input: Value,
+    payload_limit: usize,
+) -> Outcome {
     tasks
         .run(&TaskCall {
             resource,
@@ -149,6 +164,7 @@ async fn call(tasks: &WasmTasks, resource: &str, input: Value) -> Outcome {
             retry_count: 0,
             timeout: None,
             concurrent: true,
+            payload_limit,
         })
         .await
 }
@@ -255,21 +271,20 @@ async fn a_result_past_the_payload_limit_is_refused_before_it_is_parsed() {
         format!("[tasks.big]\ncomponent = {:?}\n", guests::BIG_OUTPUT),
     )
     .expect("manifest");
-    let tasks = WasmTasks::load(&Manifest::load(&manifest_path).expect("valid"), sandbox())
-        .expect("loads")
-        .with_payload_limit(64 << 10);
+    let tasks =
+        WasmTasks::load(&Manifest::load(&manifest_path).expect("valid"), sandbox()).expect("loads");
     // The sandbox itself refuses it: no JSON value is ever built.
     for input in [
         json!(8 << 20),
         json!({"array": 8 << 20}),
         json!({"array": 65 << 10}),
     ] {
-        let outcome = beside(call(&tasks, "wasm:big", input.clone())).await;
+        let outcome = beside(call_limited(&tasks, "wasm:big", input.clone(), 64 << 10)).await;
         let (name, cause) = error(&outcome);
         assert_eq!(name, names::DATA_LIMIT_EXCEEDED, "{input}: {cause}");
         assert!(cause.contains("'S'"), "{cause}");
     }
-    let fits = call(&tasks, "wasm:big", json!({"array": 63 << 10})).await;
+    let fits = call_limited(&tasks, "wasm:big", json!({"array": 63 << 10}), 64 << 10).await;
     assert!(output(&fits).as_array().is_some_and(|a| a.len() > 30_000));
 }
 

@@ -320,6 +320,7 @@ pub(crate) async fn secrets_reach_only_their_task_and_are_redacted() {
                 retry_count: 0,
                 timeout: None,
                 concurrent: true,
+                payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
             })
             .await
     };

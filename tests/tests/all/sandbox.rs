@@ -763,6 +763,7 @@ async fn the_manifest_maps_resources_to_tasks() {
         retry_count: 0,
         timeout: None,
         concurrent: true,
+        payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
     };
     let echoed = tasks.invoke(call("wasm:echo")).await;
     assert_eq!(echoed.result, Ok(input.clone()));

@@ -75,6 +75,7 @@ impl Sandbox {
             retry_count: 0,
             timeout: None,
             concurrent: true,
+            payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -46,6 +46,7 @@ async fn invoke(runner: &WasmTasks, resource: &str, input: &Value, execution: &s
             retry_count: 0,
             timeout: None,
             concurrent: true,
+            payload_limit: sandstep_host::engine::DEFAULT_PAYLOAD_LIMIT,
         })
         .await
 }

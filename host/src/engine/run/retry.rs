@@ -171,6 +171,7 @@ impl Run<'_> {
             timeout: timeout.map(Duration::from_secs),
             // The root frame runs one state at a time.
             concurrent: self.engine.shared_task || !env.frame.is_empty(),
+            payload_limit: self.engine.payload_limit,
         };
         let outcome = self.engine.tasks.invoke(call).await;
         let usage = outcome.usage;
