@@ -370,6 +370,30 @@ INVALID_JSONATA_EXPRESSION: Unexpected end of expression at /States/H/Output",
     );
 }
 
+/// A JSONata field has no context item, so AWS refuses what reads one at
+/// the top level: a bare name, `$`, an object key; one diagnostic per name.
+/// Names evaluated against a value (later steps, predicates) are fine.
+#[test]
+fn jsonata_top_level_references_are_refused() {
+    check(
+        json!({"QueryLanguage": "JSONata", "StartAt": "E", "States": {
+            "E": {"Type": "Pass", "End": true, "Output": {
+                "v": "{% phone %}",
+                "w": "{% $.a & phone & phone %}",
+                "x": "{% {aaa: 1} %}",
+                "y": "{% $map($states.input.l, function($x){ b }) %}",
+                "ok": "{% $states.input.items[$.price > 10].name %}",
+                "ok2": "{% $count($states.input.items[price > 10]) %}",
+                "ok3": "{% ($x := 5; $x + 1) %}"}}}}),
+        "
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'phone' at the top level is not supported. at /States/E/Output/v
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to '$' at the top level is not supported. at /States/E/Output/w
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'phone' at the top level is not supported. at /States/E/Output/w
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'aaa' at the top level is not supported. at /States/E/Output/x
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'b' at the top level is not supported. at /States/E/Output/y",
+    );
+}
+
 /// Every truncation of a definition (multi-byte characters included) is
 /// reported as a syntax error, never a panic.
 #[test]
