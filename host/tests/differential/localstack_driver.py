@@ -11,9 +11,15 @@ reported as DRIVER_ERROR so one hang cannot stall the run.
 """
 
 import json
+import os
 import sys
 import threading
 import traceback
+
+# Results go to the real stdout; anything the interpreter prints or logs
+# goes to stderr, so it can never be mistaken for a result line.
+RESULTS = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
 
 from localstack.aws.api.stepfunctions import HistoryEventType
 from localstack.services.stepfunctions.asl.eval.environment import Environment
@@ -60,7 +66,6 @@ def run_case(case):
         cloud_watch_logging_session=None,
         activity_store={},
     )
-    env.inp = case.get("input")
     program.eval(env)
     state = env.program_state()
     if isinstance(state, ProgramEnded):
@@ -100,7 +105,8 @@ def run_bounded(case):
 
 def main():
     # Tell the caller the imports worked before the first case.
-    print(json.dumps({"ready": True}), flush=True)
+    RESULTS.write(json.dumps({"ready": True}) + "\n")
+    RESULTS.flush()
     for line in sys.stdin:
         line = line.strip()
         if not line:
@@ -108,8 +114,8 @@ def main():
         case = json.loads(line)
         out = run_bounded(case)
         out["id"] = case["id"]
-        sys.stdout.write(json.dumps(out) + "\n")
-        sys.stdout.flush()
+        RESULTS.write(json.dumps(out) + "\n")
+        RESULTS.flush()
 
 
 if __name__ == "__main__":

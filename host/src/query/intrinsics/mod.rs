@@ -267,7 +267,9 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
                     .collect(),
             )
         }
-        Func::ArrayContains => Value::Bool(array(f, arg(0))?.contains(arg(1))),
+        Func::ArrayContains => {
+            Value::Bool(array(f, arg(0))?.iter().any(|v| java_equals(v, arg(1))))
+        }
         Func::ArrayRange => {
             let (start, end, step) = (
                 integer(f, arg(0))?,
@@ -317,7 +319,7 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
         Func::ArrayUnique => {
             let mut out: Vec<Value> = Vec::new();
             for v in array(f, arg(0))? {
-                if !out.contains(v) {
+                if !out.iter().any(|seen| java_equals(seen, v)) {
                     out.push(v.clone());
                 }
             }
@@ -619,6 +621,29 @@ fn bounded(v: &Value) -> Cow<'_, Value> {
     }
 }
 
+/// Equality of Jackson's `JsonNode`s, which `ArrayContains` and
+/// `ArrayUnique` use on AWS: an integer never equals a double (`1` vs
+/// `1.0`), doubles compare as `Double.compare` does (`0.0` vs `-0.0`
+/// differ), objects ignore key order.
+fn java_equals(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            _ if x.is_f64() != y.is_f64() => false,
+            (Some(p), Some(q)) if x.is_f64() => p.to_bits() == q.to_bits(),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| java_equals(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| java_equals(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 fn hash(alg: &str, data: &[u8]) -> Option<String> {
     use sha2::Digest;
     fn hex(bytes: &[u8]) -> String {
@@ -901,6 +926,31 @@ mod tests {
         assert!(
             cause.len() < 600,
             "the cause quotes a bounded excerpt: {cause}"
+        );
+    }
+
+    /// Jackson's node equality: 1 is not 1.0, 0.0 is not -0.0.
+    #[test]
+    fn arrays_compare_items_as_jackson_does() {
+        let input = json!({"l": [0, -0.0, 0.0, 1, 1.0, {"a": 1, "b": 2}, {"b": 2, "a": 1}]});
+        assert_eq!(
+            ok("States.ArrayUnique($.l)", input.clone()),
+            json!([0, -0.0, 0.0, 1, 1.0, {"a": 1, "b": 2}])
+        );
+        assert_eq!(
+            ok("States.ArrayContains($.l, $.l[4])", input.clone()),
+            json!(true)
+        );
+        assert_eq!(
+            ok("States.ArrayContains($.l, 2)", input.clone()),
+            json!(false)
+        );
+        assert_eq!(
+            ok(
+                "States.ArrayContains($.x, $.y)",
+                json!({"x": [0.0], "y": -0.0})
+            ),
+            json!(false)
         );
     }
 
