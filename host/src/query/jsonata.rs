@@ -474,11 +474,14 @@ impl JsonataExpr {
                 ),
                 Some(location.to_owned()),
             )),
+            // AWS ends its sentence before a coded message (`. T1006: ...`)
+            // and runs on into a bare one (`: Expression evaluation ...`).
             Err(e) => Err(JsonataError::new(
                 format!(
                     "The JSONata expression '{}' specified for the field '{location}' threw an \
-                     error during evaluation. {e}",
-                    self.source
+                     error during evaluation{} {e}",
+                    self.source,
+                    if e.code.is_empty() { ":" } else { "." }
                 ),
                 Some(location.to_owned()),
             )),
