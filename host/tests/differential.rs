@@ -787,6 +787,9 @@ fn map_case(rng: &mut Rng) -> (String, Value, Value) {
         json!([]),
         json!([1, "x", 3]),
         json!(["x"]),
+        json!([{"k": 1}, {"k": "v"}]),
+        json!([null, true, 2.5]),
+        json!(["a", "b"]),
         json!({"a": 1}),
         json!("x"),
         json!(null),
@@ -1200,11 +1203,13 @@ fn difference(case: &Case, ours: &Outcome, theirs: &Outcome) -> Option<String> {
     None
 }
 
-fn accepted(case: &Case, ours: &Outcome, theirs: &Outcome) -> Option<&'static str> {
+/// The first accepted rule that covers this divergence: its index and reason.
+fn accepted(case: &Case, ours: &Outcome, theirs: &Outcome) -> Option<(usize, &'static str)> {
     ACCEPTED
         .iter()
-        .find(|rule| (rule.applies)(case, ours, theirs))
-        .map(|rule| rule.why)
+        .enumerate()
+        .find(|(_, rule)| (rule.applies)(case, ours, theirs))
+        .map(|(i, rule)| (i, rule.why))
 }
 
 #[test]
@@ -1232,6 +1237,7 @@ fn engine_agrees_with_localstack() {
     let mut by_family: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     let mut unexplained = Vec::new();
     let mut cause_differences = 0;
+    let mut by_rule: BTreeMap<usize, usize> = BTreeMap::new();
     for ((case, a), b) in cases.iter().zip(&ours).zip(&theirs) {
         let entry = by_family.entry(case.family).or_default();
         entry.0 += 1;
@@ -1247,8 +1253,9 @@ fn engine_agrees_with_localstack() {
             case.id, case.family, case.label, case.definition, case.input
         );
         match accepted(case, a, b) {
-            Some(why) => {
+            Some((rule, why)) => {
                 entry.2 += 1;
+                *by_rule.entry(rule).or_default() += 1;
                 if verbose {
                     eprintln!("accepted divergence {line}\n    why: {why}");
                 }
@@ -1269,6 +1276,15 @@ fn engine_agrees_with_localstack() {
         eprintln!("  {family:<12} {n:>5} / {d:>4} / {k:>4}");
     }
     eprintln!("  failed on both sides with differently worded causes: {cause_differences}");
+    eprintln!("accepted divergences by reason:");
+    for (rule, n) in &by_rule {
+        let why: String = ACCEPTED[*rule]
+            .why
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        eprintln!("  {n:>5}  {}", why.chars().take(110).collect::<String>());
+    }
     for line in &unexplained {
         eprintln!("DIVERGENCE {line}");
     }

@@ -988,6 +988,11 @@ mod tests {
             ),
             json!([1, 2])
         );
+        // Jayway's '.' before a bracket, inside arguments too.
+        assert_eq!(
+            ok("States.Array($.l.[1], $.[?(@ == 0)])", json!({"l": [0, 2]})),
+            json!([2, []])
+        );
         let e = check("States.Array($.nope)", json!({"a": 1})).expect_err("miss");
         assert_eq!(e.error, names::RUNTIME);
         assert_eq!(
