@@ -1060,26 +1060,37 @@ fn venv(dir: &Path) -> Result<PathBuf, String> {
             ))
         }
     };
-    run(
+    let made = run(
         Command::new(&python).arg("-m").arg("venv").arg(&building),
         "creating the venv",
-    )?;
-    run(
-        Command::new(building.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "-q",
-                "-r",
-            ])
-            .arg(&requirements),
-        "pip install -r differential/requirements.txt",
-    )?;
+    )
+    .and_then(|()| {
+        run(
+            Command::new(building.join("bin/python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "-q",
+                    "-r",
+                ])
+                .arg(&requirements),
+            "pip install -r differential/requirements.txt",
+        )
+    });
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&building);
+        return Err(e);
+    }
     // venv scripts name their own directory; the venv is used only through
     // its interpreter, which finds its packages relative to itself.
-    std::fs::rename(&building, &root)
+    let moved = std::fs::rename(&building, &root);
+    if moved.is_err() {
+        // Another test process finished its venv first; use that one.
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    moved
         .or_else(|e| if interpreter.exists() { Ok(()) } else { Err(e) })
         .map_err(|e| format!("cannot move the venv into {}: {e}", root.display()))?;
     Ok(interpreter)
