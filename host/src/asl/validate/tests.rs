@@ -370,6 +370,26 @@ INVALID_JSONATA_EXPRESSION: Unexpected end of expression at /States/H/Output",
     );
 }
 
+/// Paths as definitions deployed on AWS write them (issue #23): a '.' before
+/// a bracket and trailing spaces, which Jayway's compiler accepts, in every
+/// kind of path field and inside intrinsic arguments.
+#[test]
+fn jayway_path_spellings_deployed_on_aws_are_accepted() {
+    check(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "InputPath": "$.[0]", "OutputPath": "$.Items.[0].State ",
+                "Parameters": {"a.$": "$.[?(@.n > 0)]", "b.$": "States.Array($.Items.[0], $.x )",
+                    "c.$": "$.Items[0]State"},
+                "ResultPath": "$.r ", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [
+                {"Variable": "$.Items.[0].State", "StringEquals": "ok", "Next": "M"}],
+                "Default": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.[1].Items ", "End": true,
+                "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}}),
+        "",
+    );
+}
+
 /// A JSONata field has no context item, so AWS refuses what reads one at
 /// the top level: a bare name, `$`, an object key; one diagnostic per name.
 /// Names evaluated against a value (later steps, predicates) are fine.
