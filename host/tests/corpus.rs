@@ -111,8 +111,15 @@ fn public_definitions_are_accepted_and_run_alike_on_both_clocks() {
                 ended(&real_run)
             ));
         }
+        let cause: String = virtual_run
+            .cause
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(160)
+            .collect();
         eprintln!(
-            "corpus: {shown}: {} ({})",
+            "corpus: {shown}: {} ({}) {cause}",
             virtual_run.status.as_str(),
             virtual_run.error.as_deref().unwrap_or("-")
         );
