@@ -12,9 +12,16 @@ reported as DRIVER_ERROR so one hang cannot stall the run.
 
 import json
 import os
+import resource
 import sys
 import threading
 import traceback
+
+# A case can make LocalStack allocate without bound (States.ArrayRange builds
+# its whole list before checking the 1000-item cap); bound the process so
+# that is a MemoryError in that case, not a machine out of memory.
+MEMORY_BYTES = 3 * 1024 * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
 
 # Results go to the real stdout; anything the interpreter prints or logs
 # goes to stderr, so it can never be mistaken for a result line.
@@ -90,7 +97,7 @@ def run_bounded(case):
     def target():
         try:
             result.update(run_case(case))
-        except Exception:  # the interpreter refused the definition or crashed
+        except (Exception, MemoryError):  # refused the definition, crashed, or ran out of memory
             result.update(
                 {"status": "DRIVER_ERROR", "cause": traceback.format_exc(limit=3)[-2000:]}
             )
