@@ -33,7 +33,7 @@ pub(super) fn aws_functions() -> &'static Bindings {
                 .without_input()
         };
         Bindings::new()
-            .function("partition", define("<an?:a>", partition))
+            .function("partition", define("<xn?:a>", partition))
             .function("range", define("<nnn?:a>", range))
             .function("hash", define("<ss?:s>", hash))
             .function("random", define("<n?:n>", random))
@@ -79,10 +79,11 @@ fn partition(args: &[Option<Value>]) -> Result<Option<Value>, Error> {
     let Some(items) = args[0].as_ref() else {
         return Ok(None);
     };
-    let items = match items {
-        Value::Array(items) => items.as_slice(),
-        // The `a` signature wraps a single value; keep it that way.
-        one => std::slice::from_ref(one),
+    // AWS refuses anything but an array (JSONata's `a` would wrap it).
+    let Value::Array(items) = items else {
+        return Err(Error::new("T0412")
+            .with("index", 1)
+            .with("token", "partition"));
     };
     if items.is_empty() {
         return Ok(None);

@@ -289,6 +289,12 @@ fn aws_partition() {
          be zero or greater"
     );
     assert!(check(json!("{% $partition([1], 'a') %}"), json!({})).contains("T0410"));
+    assert!(
+        check(json!("{% $partition('abc', 1) %}"), json!({})).ends_with(
+            "threw an error during evaluation. T0412: Argument 1 of function \"partition\" \
+             must be an array of undefined"
+        )
+    );
 }
 
 #[test]
