@@ -430,6 +430,9 @@ impl JsonataExpr {
         }
         static WHOLE: Read = Read::Whole;
         let mut bindings = functions::aws_functions().clone();
+        // AWS offers no `$eval` (measured: calling it is T1006, "Attempted to
+        // invoke a non-function"); a null binding shadows jlens' builtin.
+        bindings = bindings.var("eval", Value::Null);
         // A variable named like a function shadows it, as in jsonata-js; the
         // analysis counts such a name as the function, so bind it whole.
         for (name, value) in env.variables {

@@ -5,8 +5,8 @@
 //! Semantics follow the intrinsics they replace (`States.ArrayPartition`,
 //! `States.ArrayRange`, `States.Hash`, `States.MathRandom`, `States.UUID`,
 //! `States.StringToJson`) and the AWS conformance cases. Not owned here: the
-//! built-in JSONata library (jlens) and `$eval`, which AWS does not offer
-//! but which is left as jlens provides it.
+//! built-in JSONata library (jlens). `$eval`, which AWS does not offer, is
+//! shadowed by a null binding where ASL fields are evaluated.
 
 use crate::query::java_random::JavaRandom;
 use std::sync::OnceLock;

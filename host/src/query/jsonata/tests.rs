@@ -150,7 +150,7 @@ fn cut_bindings_give_the_same_results() {
         "$states.input.items.(p + $states.input.other)",
         "($s := $states; $s.input.other)",
         "($f := function($x) { $x.input.other }; $f($states))",
-        "$eval('$states.input.other + $sum')",
+        "$lookup($obj, 'a') + $sum",
         "$exists($states.errorOutput)",
         "$obj.*",
         "$type($obj)",
@@ -289,6 +289,11 @@ fn aws_partition() {
          be zero or greater"
     );
     assert!(check(json!("{% $partition([1], 'a') %}"), json!({})).contains("T0410"));
+    // AWS has no $eval (floci-io/floci issue #2737, measured).
+    assert!(
+        check(json!("{% $eval('1+1') %}"), json!({}))
+            .ends_with("T1006: Attempted to invoke a non-function")
+    );
     assert!(
         check(json!("{% $partition('abc', 1) %}"), json!({})).ends_with(
             "threw an error during evaluation. T0412: Argument 1 of function \"partition\" \
