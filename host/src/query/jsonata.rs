@@ -31,6 +31,7 @@ use crate::errors::{AslError, names};
 
 pub mod fields;
 mod functions;
+mod top_level;
 
 /// Wall-clock limit of one evaluation; past it the evaluation fails with
 /// jlens' `D1012`, a `States.QueryEvaluationError` like any other. AWS
@@ -199,6 +200,16 @@ pub fn expression_text(s: &str) -> Option<&str> {
 /// `INVALID_JSONATA_EXPRESSION: `.
 pub fn check_expression(src: &str) -> Result<(), String> {
     Expression::compile(src).map(drop).map_err(|e| e.message())
+}
+
+/// What a syntactically valid expression reads from its top level (field
+/// names, `$` for the context item), each of which AWS refuses at create
+/// time as `UNSUPPORTED_JSONATA_EXPRESSION` (see `top_level`). Empty when
+/// the expression does not compile: its syntax error is reported instead.
+pub fn top_level_references(src: &str) -> Vec<String> {
+    Expression::compile(src)
+        .map(|e| top_level::references(&e.ast().root))
+        .unwrap_or_default()
 }
 
 /// One compiled expression, with what it reads of `$states` and of the
@@ -419,6 +430,9 @@ impl JsonataExpr {
         }
         static WHOLE: Read = Read::Whole;
         let mut bindings = functions::aws_functions().clone();
+        // AWS offers no `$eval` (measured: calling it is T1006, "Attempted to
+        // invoke a non-function"); a null binding shadows jlens' builtin.
+        bindings = bindings.var("eval", Value::Null);
         // A variable named like a function shadows it, as in jsonata-js; the
         // analysis counts such a name as the function, so bind it whole.
         for (name, value) in env.variables {
@@ -463,11 +477,14 @@ impl JsonataExpr {
                 ),
                 Some(location.to_owned()),
             )),
+            // AWS ends its sentence before a coded message (`. T1006: ...`)
+            // and runs on into a bare one (`: Expression evaluation ...`).
             Err(e) => Err(JsonataError::new(
                 format!(
                     "The JSONata expression '{}' specified for the field '{location}' threw an \
-                     error during evaluation. {e}",
-                    self.source
+                     error during evaluation{} {e}",
+                    self.source,
+                    if e.code.is_empty() { ":" } else { "." }
                 ),
                 Some(location.to_owned()),
             )),

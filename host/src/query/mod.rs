@@ -54,6 +54,7 @@ pub mod choice;
 mod error;
 pub mod intrinsics;
 mod java_random;
+mod java_text;
 pub mod jsonata;
 pub mod jsonpath;
 pub mod payload;

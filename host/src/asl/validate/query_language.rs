@@ -135,6 +135,13 @@ pub(crate) fn jsonata_string(ch: &mut Checker, loc: &Loc, s: &str) {
         ch.report(super::INVALID_JSONATA_EXPRESSION, loc, message);
         return;
     }
+    for name in crate::query::jsonata::top_level_references(expr) {
+        ch.report(
+            super::UNSUPPORTED_JSONATA_EXPRESSION,
+            loc,
+            format!("Reference to '{name}' at the top level is not supported."),
+        );
+    }
     for message in unsupported_references(expr, ch.in_catcher) {
         ch.report(super::UNSUPPORTED_JSONATA_EXPRESSION, loc, message);
     }

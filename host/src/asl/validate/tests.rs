@@ -370,6 +370,50 @@ INVALID_JSONATA_EXPRESSION: Unexpected end of expression at /States/H/Output",
     );
 }
 
+/// Paths as definitions deployed on AWS write them (issue #23): a '.' before
+/// a bracket and trailing spaces, which Jayway's compiler accepts, in every
+/// kind of path field and inside intrinsic arguments.
+#[test]
+fn jayway_path_spellings_deployed_on_aws_are_accepted() {
+    check(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "InputPath": "$.[0]", "OutputPath": "$.Items.[0].State ",
+                "Parameters": {"a.$": "$.[?(@.n > 0)]", "b.$": "States.Array($.Items.[0], $.x )",
+                    "c.$": "$.Items[0]State"},
+                "ResultPath": "$.r ", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [
+                {"Variable": "$.Items.[0].State", "StringEquals": "ok", "Next": "M"}],
+                "Default": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.[1].Items ", "End": true,
+                "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}}),
+        "",
+    );
+}
+
+/// A JSONata field has no context item, so AWS refuses what reads one at
+/// the top level: a bare name, `$`, an object key; one diagnostic per name.
+/// Names evaluated against a value (later steps, predicates) are fine.
+#[test]
+fn jsonata_top_level_references_are_refused() {
+    check(
+        json!({"QueryLanguage": "JSONata", "StartAt": "E", "States": {
+            "E": {"Type": "Pass", "End": true, "Output": {
+                "v": "{% phone %}",
+                "w": "{% $.a & phone & phone %}",
+                "x": "{% {aaa: 1} %}",
+                "y": "{% $map($states.input.l, function($x){ b }) %}",
+                "ok": "{% $states.input.items[$.price > 10].name %}",
+                "ok2": "{% $count($states.input.items[price > 10]) %}",
+                "ok3": "{% ($x := 5; $x + 1) %}"}}}}),
+        "
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'phone' at the top level is not supported. at /States/E/Output/v
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to '$' at the top level is not supported. at /States/E/Output/w
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'phone' at the top level is not supported. at /States/E/Output/w
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'aaa' at the top level is not supported. at /States/E/Output/x
+UNSUPPORTED_JSONATA_EXPRESSION: Reference to 'b' at the top level is not supported. at /States/E/Output/y",
+    );
+}
+
 /// Every truncation of a definition (multi-byte characters included) is
 /// reported as a syntax error, never a panic.
 #[test]

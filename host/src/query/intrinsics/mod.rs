@@ -250,11 +250,7 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
     let arg = |i: usize| -> &Value { &args[i] };
     let v = match f {
         Func::Format => unreachable!("handled above"),
-        Func::StringToJson => {
-            let s = string(f, arg(0))?;
-            serde_json::from_str(s.trim())
-                .map_err(|_| fail(f, format!("the string '{s}' is not valid JSON")))?
-        }
+        Func::StringToJson => string_to_json(f, string(f, arg(0))?)?,
         Func::JsonToString => Value::String(compact(arg(0))),
         Func::Array => Value::Array(args.into_iter().map(Cow::into_owned).collect()),
         Func::ArrayPartition => {
@@ -271,7 +267,9 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
                     .collect(),
             )
         }
-        Func::ArrayContains => Value::Bool(array(f, arg(0))?.contains(arg(1))),
+        Func::ArrayContains => {
+            Value::Bool(array(f, arg(0))?.iter().any(|v| java_equals(v, arg(1))))
+        }
         Func::ArrayRange => {
             let (start, end, step) = (
                 integer(f, arg(0))?,
@@ -321,7 +319,7 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
         Func::ArrayUnique => {
             let mut out: Vec<Value> = Vec::new();
             for v in array(f, arg(0))? {
-                if !out.contains(v) {
+                if !out.iter().any(|seen| java_equals(seen, v)) {
                     out.push(v.clone());
                 }
             }
@@ -333,12 +331,13 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
         }
         Func::Base64Decode => {
             let s = limited(f, arg(0))?;
+            let shown = || compact(&bounded(arg(0)));
             let bytes = BASE64_DECODER
                 .decode(s)
-                .map_err(|_| fail(f, format!("'{s}' is not valid base64")))?;
+                .map_err(|_| fail(f, format!("{} is not valid base64", shown())))?;
             Value::String(
                 String::from_utf8(bytes)
-                    .map_err(|_| fail(f, format!("'{s}' does not decode to UTF-8 text")))?,
+                    .map_err(|_| fail(f, format!("{} does not decode to UTF-8 text", shown())))?,
             )
         }
         Func::Hash => {
@@ -348,7 +347,8 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
                 fail(
                     f,
                     format!(
-                        "unsupported algorithm '{alg}'; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"
+                        "unsupported algorithm {}; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512",
+                        compact(&bounded(arg(1)))
                     ),
                 )
             })?)
@@ -402,6 +402,65 @@ fn eval_call<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'
     };
     Ok(v)
 }
+
+/// `States.StringToJson` as Jackson's `ObjectMapper.readTree` reads a
+/// string: an empty or blank string is `null` (AWS records both), leading
+/// blanks are skipped, and whatever follows the first complete value after
+/// a blank is ignored (Jackson does not fail on trailing tokens by default).
+fn string_to_json(f: Func, s: &str) -> Result<Value, AslError> {
+    let text = s.trim_start_matches(JACKSON_BLANK);
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    let text = integer_minus_zero_as_zero(text);
+    let mut values = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+    match values.next() {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(fail(
+            f,
+            format!(
+                "{} is not valid JSON ({})",
+                compact(&bounded(&Value::String(s.to_owned()))),
+                e
+            ),
+        )),
+        None => Ok(Value::Null),
+    }
+}
+
+/// Jackson reads the integer `-0` as the integer 0 (AWS records `"-0"` →
+/// `0`); serde_json reads it as the double -0.0. Rewrites each `-0` number
+/// token with no fraction or exponent (outside strings) to `0`.
+fn integer_minus_zero_as_zero(text: &str) -> Cow<'_, str> {
+    if !text.contains("-0") {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied, mut in_string) = (0, 0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'-' if !in_string
+                && bytes.get(i + 1) == Some(&b'0')
+                && !bytes
+                    .get(i + 2)
+                    .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E')) =>
+            {
+                out.push_str(&text[copied..i]);
+                copied = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// The blanks Jackson skips between tokens.
+const JACKSON_BLANK: [char; 4] = [' ', '\t', '\n', '\r'];
 
 fn format<'a>(call: &'a Call, scope: &Scope<'_>) -> Result<Value, EvalError<'a>> {
     let f = Func::Format;
@@ -487,13 +546,18 @@ fn render_java(v: &Value, _top: bool, out: &mut String) {
 }
 
 fn string(f: Func, v: &Value) -> Result<&str, AslError> {
-    v.as_str()
-        .ok_or_else(|| fail(f, format!("expected a string but got {}", compact(v))))
+    v.as_str().ok_or_else(|| {
+        fail(
+            f,
+            format!("expected a string but got {}", compact(&bounded(v))),
+        )
+    })
 }
 
 fn limited(f: Func, v: &Value) -> Result<&str, AslError> {
     let s = string(f, v)?;
-    if s.chars().count() > MAX_STRING_CHARS {
+    // Java's `String.length()`: UTF-16 code units.
+    if s.encode_utf16().count() > MAX_STRING_CHARS {
         return Err(fail(
             f,
             format!("the string is longer than {MAX_STRING_CHARS} characters"),
@@ -503,21 +567,80 @@ fn limited(f: Func, v: &Value) -> Result<&str, AslError> {
 }
 
 fn array(f: Func, v: &Value) -> Result<&Vec<Value>, AslError> {
-    v.as_array()
-        .ok_or_else(|| fail(f, format!("expected an array but got {}", compact(v))))
+    v.as_array().ok_or_else(|| {
+        fail(
+            f,
+            format!("expected an array but got {}", compact(&bounded(v))),
+        )
+    })
 }
 
-/// An integer argument; a non-integral number is rounded half away from zero.
+/// An integer argument. A non-integral number is rounded as Java's
+/// `Math.round` does (half up, towards positive infinity: 2.5 → 3, -2.5 → -2,
+/// -0.5 → 0), which is what AWS records for `States.MathAdd`. A string, even
+/// a numeric one, is refused.
 fn integer(f: Func, v: &Value) -> Result<i64, AslError> {
-    let n = v
-        .as_number()
-        .ok_or_else(|| fail(f, format!("expected an integer but got {}", compact(v))))?;
+    let n = v.as_number().ok_or_else(|| {
+        fail(
+            f,
+            format!("expected an integer but got {}", compact(&bounded(v))),
+        )
+    })?;
     if let Some(i) = n.as_i64() {
         return Ok(i);
     }
-    match n.as_f64() {
-        Some(x) if x.is_finite() && x.abs() < 9.0e18 => Ok(x.round() as i64),
-        _ => Err(fail(f, format!("{n} is out of the integer range"))),
+    n.as_f64()
+        .and_then(java_round)
+        .ok_or_else(|| fail(f, format!("{n} is out of the integer range")))
+}
+
+/// Java's `Math.round(double)`: floor(x + 0.5) without the rounding error
+/// of the addition; `None` outside the range an `i64` holds exactly.
+pub(crate) fn java_round(x: f64) -> Option<i64> {
+    if !x.is_finite() || x.abs() >= 9.0e18 {
+        return None;
+    }
+    let floor = x.floor();
+    let rounded = if x - floor >= 0.5 { floor + 1.0 } else { floor };
+    // In range by the check above, and integral: the cast is exact.
+    Some(rounded as i64)
+}
+
+/// A value as quoted in a cause: long strings and documents are cut, so a
+/// huge input cannot make a huge error.
+fn bounded(v: &Value) -> Cow<'_, Value> {
+    const MAX: usize = 200;
+    match v {
+        Value::String(s) if s.chars().count() > MAX => Cow::Owned(Value::String(
+            s.chars().take(MAX).collect::<String>() + "...",
+        )),
+        Value::Array(_) | Value::Object(_) if compact(v).len() > MAX => Cow::Owned(Value::String(
+            format!("{}...", compact(v).chars().take(MAX).collect::<String>()),
+        )),
+        _ => Cow::Borrowed(v),
+    }
+}
+
+/// Equality of Jackson's `JsonNode`s, which `ArrayContains` and
+/// `ArrayUnique` use on AWS: an integer never equals a double (`1` vs
+/// `1.0`), doubles compare as `Double.compare` does (`0.0` vs `-0.0`
+/// differ), objects ignore key order.
+fn java_equals(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            _ if x.is_f64() != y.is_f64() => false,
+            (Some(p), Some(q)) if x.is_f64() => p.to_bits() == q.to_bits(),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| java_equals(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| java_equals(v, w)))
+        }
+        _ => a == b,
     }
 }
 
@@ -726,6 +849,125 @@ mod tests {
         assert_eq!(u.as_str().map(str::len), Some(36));
     }
 
+    /// AWS rounds non-integral arguments as Java's `Math.round` does; the
+    /// MathAdd results are the ones AWS recorded (LocalStack's snapshot
+    /// `test_math_add`).
+    #[test]
+    fn integer_arguments_round_like_java() {
+        for (a, b, sum) in [
+            (1.49, 1.5, 3),
+            (1.5, 1.51, 4),
+            (-1.49, -1.5, -2),
+            (-1.5, -1.51, -3),
+            (0.5, 0.0, 1),
+            (2.5, 0.0, 3),
+            (-0.5, 0.5, 1),
+            (-0.5, 0.0, 0),
+            (-2.5, 0.0, -2),
+            (-3.5, 0.0, -3),
+            (-0.0, 0.0, 0),
+        ] {
+            let input = json!({"a": a, "b": b});
+            assert_eq!(
+                ok("States.MathAdd($.a, $.b)", input),
+                json!(sum),
+                "{a} + {b}"
+            );
+        }
+        assert_eq!(java_round(0.499_999_999_999_999_94), Some(0));
+        assert_eq!(java_round(-0.499_999_999_999_999_94), Some(0));
+        assert_eq!(
+            ok("States.ArrayRange($.a, 4.5, 1.5)", json!({"a": 0.5})),
+            json!([1, 3, 5])
+        );
+        assert_eq!(ok("States.ArrayGetItem($, 0.5)", json!([4, 5])), json!(5));
+        assert_eq!(
+            ok("States.ArrayPartition($, 1.5)", json!([1, 2, 3])),
+            json!([[1, 2], [3]])
+        );
+        assert!(
+            failure("States.MathAdd($.a, 1)", json!({"a": 1e20}))
+                .contains("out of the integer range")
+        );
+        assert!(
+            failure("States.MathAdd($.a, 1)", json!({"a": "5"})).contains("expected an integer")
+        );
+        assert!(failure("States.ArrayPartition($, 0.4)", json!([1])).contains("positive"));
+    }
+
+    /// Jackson's `readTree`: blank is null (AWS records "" and " "), leading
+    /// blanks skipped, text after the first value and a blank ignored.
+    #[test]
+    fn string_to_json_reads_like_jackson() {
+        for (s, want) in [
+            ("", json!(null)),
+            (" ", json!(null)),
+            ("\n\t ", json!(null)),
+            ("null", json!(null)),
+            ("-0", json!(0)),
+            ("1.1", json!(1.1)),
+            (" [1, 2] ", json!([1, 2])),
+            ("{} trailing", json!({})),
+            ("1 2", json!(1)),
+            ("\"HelloWorld\"", json!("HelloWorld")),
+        ] {
+            assert_eq!(
+                ok("States.StringToJson($.s)", json!({"s": s})),
+                want,
+                "{s:?}"
+            );
+        }
+        for s in ["{", "1x", "nul", "\u{feff}{}", "'a'"] {
+            let cause = failure("States.StringToJson($.s)", json!({"s": s}));
+            assert!(cause.contains("is not valid JSON"), "{s:?}: {cause}");
+        }
+        let long = "x".repeat(5000);
+        let cause = failure("States.StringToJson($.s)", json!({"s": long}));
+        assert!(
+            cause.len() < 600,
+            "the cause quotes a bounded excerpt: {cause}"
+        );
+    }
+
+    /// Jackson's node equality: 1 is not 1.0, 0.0 is not -0.0.
+    #[test]
+    fn arrays_compare_items_as_jackson_does() {
+        let input = json!({"l": [0, -0.0, 0.0, 1, 1.0, {"a": 1, "b": 2}, {"b": 2, "a": 1}]});
+        assert_eq!(
+            ok("States.ArrayUnique($.l)", input.clone()),
+            json!([0, -0.0, 0.0, 1, 1.0, {"a": 1, "b": 2}])
+        );
+        assert_eq!(
+            ok("States.ArrayContains($.l, $.l[4])", input.clone()),
+            json!(true)
+        );
+        assert_eq!(
+            ok("States.ArrayContains($.l, 2)", input.clone()),
+            json!(false)
+        );
+        assert_eq!(
+            ok(
+                "States.ArrayContains($.x, $.y)",
+                json!({"x": [0.0], "y": -0.0})
+            ),
+            json!(false)
+        );
+    }
+
+    /// Doubles are written as Java writes them (Jackson / `Double.toString`).
+    #[test]
+    fn numbers_are_written_the_java_way() {
+        let input = json!({"big": 1e20, "small": 1.5e-7, "n": 3, "f": 100.0});
+        assert_eq!(
+            ok("States.JsonToString($)", input.clone()),
+            json!(r#"{"big":1.0E20,"small":1.5E-7,"n":3,"f":100.0}"#)
+        );
+        assert_eq!(
+            ok("States.Format('{} {} {}', $.big, $.n, $.f)", input),
+            json!("1.0E20 3 100.0")
+        );
+    }
+
     #[test]
     fn java_random_matches_the_jdk() {
         // Values printed by OpenJDK for the same seeds and bounds.
@@ -745,6 +987,11 @@ mod tests {
                 json!({"a,b": 1, "l": [0, 2]})
             ),
             json!([1, 2])
+        );
+        // Jayway's '.' before a bracket, inside arguments too.
+        assert_eq!(
+            ok("States.Array($.l.[1], $.[?(@ == 0)])", json!({"l": [0, 2]})),
+            json!([2, []])
         );
         let e = check("States.Array($.nope)", json!({"a": 1})).expect_err("miss");
         assert_eq!(e.error, names::RUNTIME);

@@ -150,7 +150,7 @@ fn cut_bindings_give_the_same_results() {
         "$states.input.items.(p + $states.input.other)",
         "($s := $states; $s.input.other)",
         "($f := function($x) { $x.input.other }; $f($states))",
-        "$eval('$states.input.other + $sum')",
+        "$lookup($obj, 'a') + $sum",
         "$exists($states.errorOutput)",
         "$obj.*",
         "$type($obj)",
@@ -262,9 +262,44 @@ fn aws_partition() {
         check(json!("{% $partition([0, 1], 5) %}"), json!({})),
         "[[0,1]]"
     );
-    assert!(check(json!("{% $partition([1], 0) %}"), json!({})).contains("must be positive"));
-    assert!(check(json!("{% $partition([1], 1.5) %}"), json!({})).contains("integer"));
+    // AWS's answers (measured, floci-io/floci PR #2676): sizes truncate,
+    // nothing to split or a size of 0 is undefined, a negative size fails.
+    assert_eq!(
+        check(json!("{% $partition([1, 2, 3], 1.9) %}"), json!({})),
+        "[[1],[2],[3]]"
+    );
+    assert_eq!(
+        check(json!("{% $partition([1, 2]) %}"), json!({})),
+        "[[1,2]]"
+    );
+    for undefined in [
+        "$partition([], 1)",
+        "$partition([1], 0)",
+        "$partition([1], -0.5)",
+    ] {
+        assert!(
+            check(json!(format!("{{% {undefined} %}}")), json!({})).ends_with("undefined)."),
+            "{undefined}"
+        );
+    }
+    assert_eq!(
+        check(json!("{% $partition([1], -2) %}"), json!({})),
+        "States.QueryEvaluationError: The JSONata expression '$partition([1], -2)' specified \
+         for the field 'Output' threw an error during evaluation. D3137: Second argument must \
+         be zero or greater"
+    );
     assert!(check(json!("{% $partition([1], 'a') %}"), json!({})).contains("T0410"));
+    // AWS has no $eval (floci-io/floci issue #2737, measured).
+    assert!(
+        check(json!("{% $eval('1+1') %}"), json!({}))
+            .ends_with("T1006: Attempted to invoke a non-function")
+    );
+    assert!(
+        check(json!("{% $partition('abc', 1) %}"), json!({})).ends_with(
+            "threw an error during evaluation. T0412: Argument 1 of function \"partition\" \
+             must be an array of undefined"
+        )
+    );
 }
 
 #[test]
@@ -280,9 +315,28 @@ fn aws_range() {
     assert_eq!(check(json!("{% $range(5, 1, -2) %}"), json!({})), "[5,3,1]");
     // A single item stands alone, as AWS returns it.
     assert_eq!(check(json!("{% $range(1, 9, 9) %}"), json!({})), "1");
-    assert!(check(json!("{% $range(5, 1, 1) %}"), json!({})).contains("undefined"));
-    assert!(check(json!("{% $range(0, 1, 0) %}"), json!({})).contains("step must not be 0"));
-    assert!(check(json!("{% $range(0, 5000, 1) %}"), json!({})).contains("1000"));
+    // AWS truncates towards zero: $range(-1.7, 2, 1) is [-1, 0, 1, 2].
+    assert_eq!(
+        check(json!("{% $range(-1.7, 2, 1.9) %}"), json!({})),
+        "[-1,0,1,2]"
+    );
+    for undefined in ["$range(5, 1, 1)", "$range(0, 1, 0)", "$range(0, 1)"] {
+        assert!(
+            check(json!(format!("{{% {undefined} %}}")), json!({})).ends_with("undefined)."),
+            "{undefined}"
+        );
+    }
+    // No 1000-item cap (that is States.ArrayRange's); AWS's memory bound.
+    assert_eq!(
+        check(json!("{% $count($range(1, 200000, 1)) %}"), json!({})),
+        "200000"
+    );
+    assert_eq!(
+        check(json!("{% $range(0, 900000, 1) %}"), json!({})),
+        "States.QueryEvaluationError: The JSONata expression '$range(0, 900000, 1)' specified \
+         for the field 'Output' threw an error during evaluation: Expression evaluation memory \
+         limit exceeded: Check for excessive memory usage"
+    );
 }
 
 #[test]
@@ -308,8 +362,15 @@ fn aws_hash_random_uuid_parse() {
         "128"
     );
     assert!(
-        check(json!("{% $hash('abc', 'SHA-3') %}"), json!({}))
-            .contains("unsupported algorithm 'SHA-3'")
+        check(json!("{% $hash('abc', 'SHA-3') %}"), json!({})).ends_with(
+            "threw an error during evaluation. D3137: Hash algorithm 'SHA-3' must be one of \
+             SHA-1, SHA-384, SHA-256, SHA-512, MD5"
+        )
+    );
+    assert!(check(json!("{% $hash('abc') %}"), json!({})).ends_with("undefined)."));
+    assert!(
+        check(json!("{% $hash(1, 'MD5') %}"), json!({}))
+            .contains("T0410: Argument 1 of function \"hash\" does not match function signature")
     );
     assert_eq!(
         check(json!("{% $random(42) = $random(42) %}"), json!({})),
@@ -334,7 +395,17 @@ fn aws_hash_random_uuid_parse() {
         ),
         "2"
     );
-    assert!(check(json!("{% $parse('nope') %}"), json!({})).contains("not valid JSON"));
+    for bad in ["'nope'", "''", "'1 2'", "'{\"a\": 1, \"a\": 2}'"] {
+        assert!(
+            check(json!(format!("{{% $parse({bad}) %}}")), json!({}))
+                .ends_with("threw an error during evaluation. D3137: Invalid JSON"),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        check(json!("{% $parse('{\"a\": {\"a\": 1}}') %}"), json!({})),
+        r#"{"a":{"a":1}}"#
+    );
 }
 
 #[test]

@@ -86,14 +86,17 @@ enum CmpOp {
 impl JsonPath {
     /// Compiles `src`; never panics, whatever the input.
     pub fn parse(src: &str) -> Result<JsonPath, QueryError> {
+        // Jayway trims trailing spaces before it compiles (AWS deploys
+        // `"$.a "`); the path keeps its text as written for messages.
+        let body = src.trim_end_matches(' ');
         let mut p = Parser {
-            src,
+            src: body,
             pos: 0,
             in_filter: false,
         };
         let root = p.root()?;
         let steps = p.steps()?;
-        if p.pos < src.len() {
+        if p.pos < body.len() {
             return Err(p.err("unexpected character"));
         }
         let definite = steps_definite(&steps);
@@ -334,9 +337,10 @@ impl PartialEq for JsonPath {
     }
 }
 
-/// Compact JSON text, as AWS quotes values in its messages.
+/// Compact JSON text, as AWS (Jackson) writes values in its messages and
+/// `States.JsonToString`: Java's spelling of doubles (`1.0E20`).
 pub(crate) fn compact(v: &Value) -> String {
-    serde_json::to_string(v).expect("a serde_json::Value always serializes")
+    super::java_text::to_json(v)
 }
 
 fn java_class(v: &Value) -> &'static str {
@@ -780,6 +784,39 @@ pub(crate) mod tests {
         ] {
             let e = JsonPath::parse(src).expect_err(src);
             assert_eq!((e.expr.as_str(), e.position), (src, pos), "{e}");
+        }
+    }
+
+    /// What Jayway's PathCompiler accepts beyond the textbook syntax, seen in
+    /// definitions deployed on AWS: a '.' before a bracket (the token after a
+    /// '.' is read afresh), trailing spaces (trimmed before compiling), a
+    /// name straight after `]`, and a tab inside a dot name.
+    #[test]
+    fn accepts_what_jayway_accepts() {
+        let doc = json!({"Items": [{"State": "ok", "n": 2}, {"State": "no", "n": 0}], "a\tb": 7});
+        for (src, want) in [
+            ("$.Items.[0].State", json!("ok")),
+            ("$.Items.[1]['State']", json!("no")),
+            ("$.Items.[?(@.n > 0)].State", json!(["ok"])),
+            ("$.Items[0]State", json!("ok")),
+            ("$.Items.*n", json!([2, 0])),
+            ("$.Items[0].State  ", json!("ok")),
+            ("$.a\tb", json!(7)),
+        ] {
+            let p = JsonPath::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+            let got = p.select(&doc).map(std::borrow::Cow::into_owned);
+            assert_eq!(got, Some(want), "{src}");
+            assert_eq!(p.as_str(), src, "the path keeps its text as written");
+        }
+        let p = JsonPath::parse("$.[0]").expect("valid");
+        assert!(p.is_reference_path(), "$.[0] names one node");
+        assert_eq!(
+            p.select(&json!([5, 6])).map(std::borrow::Cow::into_owned),
+            Some(json!(5))
+        );
+        assert!(JsonPath::parse("$.[?(@.n > 0)]").is_ok());
+        for src in ["$..", "$.a.", "$.[", "$. a", "$.a b "] {
+            assert!(JsonPath::parse(src).is_err(), "{src}");
         }
     }
 

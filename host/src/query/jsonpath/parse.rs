@@ -92,12 +92,20 @@ impl<'s> Parser<'s> {
             } else if self.eat(".") {
                 if self.eat("*") {
                     steps.push(Step::Wildcard);
+                } else if self.eat("[") {
+                    // Jayway reads the token after a '.' afresh, so `$.[0]`
+                    // and `$.a.['b']` are `$[0]` and `$.a['b']`.
+                    steps.push(self.bracket()?);
                 } else {
                     steps.push(Step::Field(self.dot_name()?));
                 }
             } else if self.peek() == Some('[') {
                 self.bump();
                 steps.push(self.bracket()?);
+            } else if !self.in_filter && !steps.is_empty() && self.peek().is_some() {
+                // Jayway again: a name straight after `]` or `*` is a
+                // property step, `$[0]a` being `$[0].a`.
+                steps.push(Step::Field(self.dot_name()?));
             } else {
                 return Ok(steps);
             }
@@ -113,7 +121,8 @@ impl<'s> Parser<'s> {
             if stop {
                 break;
             }
-            if c.is_whitespace() {
+            // Jayway refuses only the space; a tab is part of the name.
+            if c == ' ' {
                 return Err(self
                     .err("a property name with blanks needs bracket notation, e.g. $['my prop']"));
             }
