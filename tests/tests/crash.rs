@@ -431,7 +431,7 @@ fn crash_loop_test() {
     // Every resume that reaches the trap dies there, until the host gives up on it.
     let mut kills = 0;
     for round in 0.. {
-        assert!(round < 8, "still resuming after {round} rounds");
+        assert!(round < 10, "still resuming after {round} rounds");
         let resume = setup.host(&["resume"]).spawn().expect("host starts");
         let traps = entries(&setup, "looping.trap.");
         if !kill_when(&setup, vec![resume], &[("looping.trap.", traps)]) {
@@ -440,7 +440,7 @@ fn crash_loop_test() {
         kills += 1;
     }
     assert_eq!(
-        kills, 3,
+        kills, 5,
         "the resumes that died before the execution was failed"
     );
     let store = setup.store();
@@ -448,7 +448,7 @@ fn crash_loop_test() {
     assert_eq!(failed.status, ExecutionStatus::Failed, "{failed:?}");
     assert_eq!(failed.error.as_deref(), Some("States.Runtime"));
     let cause = failed.cause.as_deref().unwrap_or_default();
-    assert!(cause.contains("3 times in a row"), "{cause}");
+    assert!(cause.contains("5 times in a row"), "{cause}");
     let events = store.events(&failed.arn).expect("its events");
     assert_eq!(
         events.last().map(|e| e.event.event.kind.as_ref()),
@@ -458,7 +458,7 @@ fn crash_loop_test() {
     assert_eq!(fine.status, ExecutionStatus::Succeeded, "{fine:?}");
     assert_eq!(
         entries(&setup, "looping.trap."),
-        4,
-        "one run and three resumes"
+        6,
+        "one run and five resumes"
     );
 }
