@@ -1,8 +1,8 @@
 // Sandstep's adapter between the `task` world (wit/task.wit) and a Lambda-style handler,
 // `export const handler = async (event, context) => ...`.
 //
-// `host task build` writes `__sandstep_entry.js` beside it (the handler's module and the
-// handler's name), bundles both with the handler's package.json dependencies, and runs
+// `host task build` writes `__sandstep_entry.js` beside it (the handler's modules and the
+// default handler), bundles both with the handler's package.json dependencies, and runs
 // componentize-js (SpiderMonkey) on the bundle. Module code runs once, at build time, and is
 // snapshotted. A call parses the input, awaits the handler (componentize-js runs the event
 // loop until the returned promise settles), and returns `JSON.stringify` of the result. An
@@ -10,7 +10,7 @@
 // the error's name, the cause `{"errorType", "errorMessage", "trace"}` as JSON text.
 
 import { log } from "sandstep:task/log@0.1.0";
-import { modules, defaultHandler } from "./__sandstep_entry.js";
+import { modules, defaultHandler, handlerFromEnvironment } from "./__sandstep_entry.js";
 
 function text(value) {
   if (typeof value === "string") return value;
@@ -101,7 +101,8 @@ async function __sandstep_call(handler, event, context) {
 
 export async function run(input, ctx) {
   const id = requestId();
-  const spec = defaultHandler;
+  // As Lambda's `_HANDLER`: one package, several functions (the manifest's `env`).
+  const spec = handlerFromEnvironment() || defaultHandler;
   const context = {
     executionId: ctx.executionId,
     stateName: ctx.stateName,

@@ -4,7 +4,8 @@
 //! loop until an exported function's promise settles, which `async` handlers need; QuickJS's
 //! synchronous runtime (the only one the host's engine can run) never runs the promise jobs.
 
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
@@ -13,6 +14,10 @@ use super::process::{run_checked, tail};
 use super::{Built, TASK_WIT, split_handler, stage_sources, toolchain, top_level_modules};
 
 const ADAPTER: &str = include_str!("../../../guest-sdk/js/sandstep_adapter.js");
+const FS_MODULE: &str = include_str!("../../../guest-sdk/js/sandstep_fs.js");
+/// The WASI version the host provides (wasmtime-wasi 48) and jco 1.35's WIT describes.
+const WASI_ENVIRONMENT: &str = "wasi:cli/environment@0.2.12";
+const WASI_PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
 
 /// `index.handler` (Lambda's Node.js default) when `index.js` or `index.mjs` exists, else
 /// `handler.handler`, else the only module's `handler`.
@@ -82,9 +87,10 @@ pub(crate) fn build(
     }
 
     std::fs::write(src.join("__sandstep_adapter.js"), ADAPTER).context("writing the adapter")?;
+    std::fs::write(src.join("__sandstep_fs.js"), FS_MODULE).context("writing @sandstep/fs")?;
     std::fs::write(
         src.join("__sandstep_entry.js"),
-        entry_module(&src, handler_module, &handler)?,
+        entry_module(&src, &modules, &handler)?,
     )
     .context("writing the adapter's entry")?;
     let bundle = stage.join("bundle.js");
@@ -94,8 +100,10 @@ pub(crate) fn build(
         &config,
         format!(
             "export default {{\n  input: {},\n  platform: \"browser\",\n  \
+             resolve: {{ alias: {{ \"@sandstep/fs\": {} }} }},\n  \
              external: [/^wasi:/, /^sandstep:/],\n  output: {{ file: {}, format: \"esm\" }},\n}};\n",
             serde_json::to_string(&src.join("__sandstep_adapter.js").to_string_lossy())?,
+            serde_json::to_string(&src.join("__sandstep_fs.js").to_string_lossy())?,
             serde_json::to_string(&bundle.to_string_lossy())?,
         ),
     )
@@ -118,20 +126,17 @@ pub(crate) fn build(
         );
     }
 
-    let wit = stage.join("wit");
-    std::fs::create_dir_all(&wit).context("creating the WIT directory")?;
-    std::fs::write(wit.join("task.wit"), TASK_WIT).context("writing the WIT")?;
+    let wit = write_world(&toolchain, stage)?;
     run_checked(
         Command::new(toolchain.componentize_js())
             .arg(&bundle)
             .arg("--wit")
             .arg(&wit)
-            .args(["-n", "task", "-d", "http", "fetch-event", "-o"])
+            .args(["-n", "task-js", "-d", "http", "fetch-event", "-o"])
             .arg(output),
         &format!("componentize-js building {}", source.display()),
         "the error above comes from running the bundled handler's module code at build time",
     )?;
-    let modules = vec![handler_module.to_owned()];
     Ok(Built { handler, modules })
 }
 
@@ -150,19 +155,64 @@ fn has_dependencies(src: &Path) -> anyhow::Result<bool> {
         .is_some_and(|deps| !deps.is_empty()))
 }
 
-/// `__sandstep_entry.js`: the handler's module and the handler's name. Only the one module:
-/// the `task` world imports no environment, so `_HANDLER` cannot pick another at run time.
-fn entry_module(src: &Path, module: &str, handler: &str) -> anyhow::Result<String> {
-    let file = if src.join(format!("{module}.js")).is_file() {
-        format!("{module}.js")
-    } else {
-        format!("{module}.mjs")
-    };
-    Ok(format!(
-        "// Written by `host task build`.\nimport * as handlerModule from {};\n\
-         export const modules = {{ {}: handlerModule }};\nexport const defaultHandler = {};\n",
-        serde_json::to_string(&format!("./{file}"))?,
-        serde_json::to_string(module)?,
-        serde_json::to_string(handler)?,
-    ))
+/// `__sandstep_entry.js`: every top-level module, the default handler, and `_HANDLER` from
+/// the task's environment.
+fn entry_module(src: &Path, modules: &[String], handler: &str) -> anyhow::Result<String> {
+    let mut code = String::from("// Written by `host task build`.\n");
+    writeln!(code, "import {{ getEnvironment }} from \"{WASI_ENVIRONMENT}\";")?;
+    for (i, module) in modules.iter().enumerate() {
+        let file = if src.join(format!("{module}.js")).is_file() {
+            format!("{module}.js")
+        } else {
+            format!("{module}.mjs")
+        };
+        let path = serde_json::to_string(&format!("./{file}"))?;
+        writeln!(code, "import * as m{i} from {path};")?;
+    }
+    code.push_str("export const modules = {\n");
+    for (i, module) in modules.iter().enumerate() {
+        writeln!(code, "  {}: m{i},", serde_json::to_string(module)?)?;
+    }
+    code.push_str("};\n");
+    writeln!(
+        code,
+        "export const defaultHandler = {};",
+        serde_json::to_string(handler)?
+    )?;
+    code.push_str(
+        "export function handlerFromEnvironment() {\n  \
+         for (const [name, value] of getEnvironment()) if (name === \"_HANDLER\") return value;\n  \
+         return \"\";\n}\n",
+    );
+    Ok(code)
+}
+
+/// The world componentize-js builds for, `task-js`: the `task` world (wit/task.wit, unchanged)
+/// plus the WASI filesystem and environment imports `@sandstep/fs` and `_HANDLER` read.
+/// componentize-js refuses imports its world does not name; the host provides WASI anyway,
+/// under the task's grants. WASI's WIT comes from jco, installed with componentize-js.
+fn write_world(toolchain: &toolchain::JsToolchain, stage: &Path) -> anyhow::Result<PathBuf> {
+    let wit = stage.join("wit");
+    let deps = wit.join("deps");
+    let task = deps.join("sandstep-task");
+    std::fs::create_dir_all(&task).context("creating the WIT directory")?;
+    std::fs::write(task.join("task.wit"), TASK_WIT).context("writing the WIT")?;
+    let wasi = toolchain.wasi_wit();
+    for package in ["wasi-filesystem", "wasi-io", "wasi-clocks", "wasi-cli", "wasi-random", "wasi-sockets"] {
+        let from = wasi.join(package).join("package.wit");
+        let to = deps.join(package);
+        std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+        std::fs::copy(&from, to.join("package.wit")).with_context(|| {
+            format!("copying {} (is the JavaScript toolchain complete?)", from.display())
+        })?;
+    }
+    std::fs::write(
+        wit.join("task-js.wit"),
+        format!(
+            "package sandstep:task-js;\n\nworld task-js {{\n  include sandstep:task/task@0.1.0;\n  \
+             import {WASI_PREOPENS};\n  import {WASI_ENVIRONMENT};\n}}\n"
+        ),
+    )
+    .context("writing the task-js world")?;
+    Ok(wit)
 }

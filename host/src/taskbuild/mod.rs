@@ -12,10 +12,9 @@
 //! toolchain snapshots the initialized runtime, so a call never imports.
 //!
 //! The handler is named Lambda's way, `MODULE.FUNCTION` (`handler.handler`,
-//! `index.handler`). A Python component built from a directory holds all its top-level
-//! modules, and a task's `_HANDLER` environment variable (the manifest's `env`) picks another
-//! of them at run time, as one Lambda package can back several functions. (JavaScript cannot:
-//! the `task` world gives componentize-js no environment to read.)
+//! `index.handler`); a component built from a directory holds all its top-level modules, and a
+//! task's `_HANDLER` environment variable (the manifest's `env`) picks another of them at run
+//! time, as one Lambda package can back several functions.
 
 mod javascript;
 mod process;

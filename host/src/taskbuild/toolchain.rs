@@ -27,6 +27,8 @@ pub const COMPONENTIZE_PY: &str = "0.25.1";
 pub const COMPONENTIZE_JS: &str = "0.23.0";
 /// rolldown from npm: bundles a handler and its package.json dependencies into one module.
 pub const ROLLDOWN: &str = "1.3.4";
+/// jco from npm, pinned for its WASI 0.2.12 WIT (componentize-js depends on some 1.x).
+pub const JCO: &str = "1.35.0";
 
 const OLDEST_PYTHON: (u32, u32) = (3, 10);
 const OLDEST_NODE: u32 = 18;
@@ -80,6 +82,12 @@ impl JsToolchain {
     pub fn rolldown(&self) -> PathBuf {
         self.dir.join("node_modules/.bin/rolldown")
     }
+
+    /// WASI 0.2.12's WIT packages, as jco ships them.
+    pub fn wasi_wit(&self) -> PathBuf {
+        self.dir
+            .join("node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12")
+    }
 }
 
 /// componentize-py, installed now if it is not yet.
@@ -120,10 +128,12 @@ pub fn python(notify: &mut dyn FnMut(&str)) -> anyhow::Result<PythonToolchain> {
 /// componentize-js and rolldown, installed now if they are not yet.
 pub fn javascript(notify: &mut dyn FnMut(&str)) -> anyhow::Result<JsToolchain> {
     let dir = cache_root()?.join(format!(
-        "componentize-js-{COMPONENTIZE_JS}-rolldown-{ROLLDOWN}"
+        "componentize-js-{COMPONENTIZE_JS}-rolldown-{ROLLDOWN}-jco-{JCO}"
     ));
     let toolchain = JsToolchain { dir: dir.clone() };
-    let what = format!("componentize-js {COMPONENTIZE_JS} and rolldown {ROLLDOWN} (npm)");
+    let what = format!(
+        "componentize-js {COMPONENTIZE_JS}, rolldown {ROLLDOWN} and jco {JCO} (npm)"
+    );
     installed(&dir, notify, &what, |dir| {
         check_node()?;
         fs::write(
@@ -144,7 +154,8 @@ pub fn javascript(notify: &mut dyn FnMut(&str)) -> anyhow::Result<JsToolchain> {
                 .arg(format!(
                     "@bytecodealliance/componentize-js@{COMPONENTIZE_JS}"
                 ))
-                .arg(format!("rolldown@{ROLLDOWN}")),
+                .arg(format!("rolldown@{ROLLDOWN}"))
+                .arg(format!("@bytecodealliance/jco@{JCO}")),
             "installing componentize-js and rolldown from npm",
             "check that the npm registry is reachable (npm's message above says why it failed)",
         )?;
