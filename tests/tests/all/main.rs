@@ -2,6 +2,7 @@
 
 mod etl;
 mod hostile;
+mod polyglot;
 mod sandbox;
 mod tasks;
 mod tenants;
