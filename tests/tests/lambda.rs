@@ -29,7 +29,12 @@ fn shared_dir() -> PathBuf {
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -95,7 +100,9 @@ fn same_lambda_cause(expected: &Value, actual: &str, masks: &[String]) -> bool {
 fn uses_optimized_integration(definition: &Value) -> bool {
     match definition {
         Value::Object(map) => map.iter().any(|(k, v)| {
-            (k == "Resource" && v.as_str().is_some_and(|r| r.starts_with("arn:aws:states:::")))
+            (k == "Resource"
+                && v.as_str()
+                    .is_some_and(|r| r.starts_with("arn:aws:states:::")))
                 || uses_optimized_integration(v)
         }),
         Value::Array(items) => items.iter().any(uses_optimized_integration),
@@ -119,7 +126,11 @@ fn manifest(dir: &Path, handlers: &serde_json::Map<String, Value>, component: &P
     path
 }
 
-fn run_case(doc: &Value, component: &Path, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
+fn run_case(
+    doc: &Value,
+    component: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(), String> {
     let masks = strings(&doc["expected_masked"]);
     let machine = asl::parse(&doc["definition"]).map_err(|p| format!("rejected: {p:?}"))?;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -219,7 +230,11 @@ fn main() {
     for path in &paths {
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
             .expect("a case is JSON");
-        let name = path.file_name().expect("a file").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("a file")
+            .to_string_lossy()
+            .into_owned();
         if uses_optimized_integration(&doc["definition"]) || !doc["handlers"].is_object() {
             skipped += 1;
             continue;

@@ -159,7 +159,10 @@ fn has_dependencies(src: &Path) -> anyhow::Result<bool> {
 /// the task's environment.
 fn entry_module(src: &Path, modules: &[String], handler: &str) -> anyhow::Result<String> {
     let mut code = String::from("// Written by `host task build`.\n");
-    writeln!(code, "import {{ getEnvironment }} from \"{WASI_ENVIRONMENT}\";")?;
+    writeln!(
+        code,
+        "import {{ getEnvironment }} from \"{WASI_ENVIRONMENT}\";"
+    )?;
     for (i, module) in modules.iter().enumerate() {
         let file = if src.join(format!("{module}.js")).is_file() {
             format!("{module}.js")
@@ -198,12 +201,22 @@ fn write_world(toolchain: &toolchain::JsToolchain, stage: &Path) -> anyhow::Resu
     std::fs::create_dir_all(&task).context("creating the WIT directory")?;
     std::fs::write(task.join("task.wit"), TASK_WIT).context("writing the WIT")?;
     let wasi = toolchain.wasi_wit();
-    for package in ["wasi-filesystem", "wasi-io", "wasi-clocks", "wasi-cli", "wasi-random", "wasi-sockets"] {
+    for package in [
+        "wasi-filesystem",
+        "wasi-io",
+        "wasi-clocks",
+        "wasi-cli",
+        "wasi-random",
+        "wasi-sockets",
+    ] {
         let from = wasi.join(package).join("package.wit");
         let to = deps.join(package);
         std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
         std::fs::copy(&from, to.join("package.wit")).with_context(|| {
-            format!("copying {} (is the JavaScript toolchain complete?)", from.display())
+            format!(
+                "copying {} (is the JavaScript toolchain complete?)",
+                from.display()
+            )
         })?;
     }
     std::fs::write(

@@ -235,10 +235,11 @@ fn top_level_modules(dir: &Path, extensions: &[&str]) -> anyhow::Result<Vec<Stri
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if path.is_file() && extensions.contains(&ext) {
-            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                modules.push(stem.to_owned());
-            }
+        if path.is_file()
+            && extensions.contains(&ext)
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            modules.push(stem.to_owned());
         }
     }
     modules.sort();

@@ -131,9 +131,8 @@ pub fn javascript(notify: &mut dyn FnMut(&str)) -> anyhow::Result<JsToolchain> {
         "componentize-js-{COMPONENTIZE_JS}-rolldown-{ROLLDOWN}-jco-{JCO}"
     ));
     let toolchain = JsToolchain { dir: dir.clone() };
-    let what = format!(
-        "componentize-js {COMPONENTIZE_JS}, rolldown {ROLLDOWN} and jco {JCO} (npm)"
-    );
+    let what =
+        format!("componentize-js {COMPONENTIZE_JS}, rolldown {ROLLDOWN} and jco {JCO} (npm)");
     installed(&dir, notify, &what, |dir| {
         check_node()?;
         fs::write(

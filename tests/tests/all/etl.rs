@@ -145,7 +145,11 @@ fn the_polyglot_variant_notifies_a_bad_header_in_either_language() {
     ] {
         let example = Example::polyglot(200, validate, notify);
         let execution = example.run(json!({ "file": "/input/transactions-bad-header.csv" }));
-        assert_eq!(execution.error.as_deref(), Some("ETL.Failed"), "{validate} then {notify}");
+        assert_eq!(
+            execution.error.as_deref(),
+            Some("ETL.Failed"),
+            "{validate} then {notify}"
+        );
         let notice = only_notice(&example);
         assert_eq!(notice["reason"], "the file failed the schema check");
         assert_eq!(

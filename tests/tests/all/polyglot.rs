@@ -72,7 +72,12 @@ async fn a_python_loop_runs_out_of_fuel() {
         fuel: Some(50_000_000),
         ..python_limits()
     };
-    let outcome = beside(probe_with(json!({"op": "loop"}), &limits, &Grants::default())).await;
+    let outcome = beside(probe_with(
+        json!({"op": "loop"}),
+        &limits,
+        &Grants::default(),
+    ))
+    .await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::TIMEOUT);
     assert!(
@@ -87,7 +92,12 @@ async fn a_python_allocation_bomb_hits_the_memory_limit() {
         memory_bytes: 32 << 20,
         ..python_limits()
     };
-    let outcome = beside(probe_with(json!({"op": "allocate"}), &limits, &Grants::default())).await;
+    let outcome = beside(probe_with(
+        json!({"op": "allocate"}),
+        &limits,
+        &Grants::default(),
+    ))
+    .await;
     let (name, cause) = error(&outcome);
     // The limiter refuses the growth and ends the call: Python never sees a MemoryError.
     assert_eq!(name, names::SANDBOX_MEMORY_LIMIT_EXCEEDED, "{cause}");
