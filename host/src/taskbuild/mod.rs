@@ -259,3 +259,104 @@ fn split_handler(spec: &str) -> anyhow::Result<(&str, &str)> {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_comes_from_the_extension_or_the_directory() {
+        assert_eq!(
+            detect(Path::new("a/handler.py"), false).ok(),
+            Some(Language::Python)
+        );
+        assert_eq!(
+            detect(Path::new("index.mjs"), false).ok(),
+            Some(Language::JavaScript)
+        );
+        let e = detect(Path::new("handler.rb"), false).expect_err("unknown");
+        assert!(e.to_string().contains("--language"), "{e}");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let e = detect(dir.path(), true).expect_err("empty");
+        assert!(e.to_string().contains("nothing to build"), "{e}");
+        std::fs::write(dir.path().join("requirements.txt"), "").expect("write");
+        assert_eq!(detect(dir.path(), true).ok(), Some(Language::Python));
+        std::fs::write(dir.path().join("index.js"), "").expect("write");
+        let e = detect(dir.path(), true).expect_err("both");
+        assert!(e.to_string().contains("both Python and JavaScript"), "{e}");
+    }
+
+    #[test]
+    fn the_component_is_named_after_the_source() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("handler.py");
+        std::fs::write(&file, "").expect("write");
+        assert_eq!(
+            default_output(&file).ok(),
+            Some(dir.path().join("handler.wasm"))
+        );
+        let sub = dir.path().join("etl");
+        std::fs::create_dir(&sub).expect("mkdir");
+        assert_eq!(default_output(&sub).ok(), Some(dir.path().join("etl.wasm")));
+    }
+
+    #[test]
+    fn handlers_are_module_dot_function() {
+        assert_eq!(
+            split_handler("pkg.mod.handler").ok(),
+            Some(("pkg.mod", "handler"))
+        );
+        for bad in ["handler", ".handler", "handler.", ""] {
+            let e = split_handler(bad).expect_err(bad);
+            assert!(e.to_string().contains("MODULE.FUNCTION"), "{e}");
+        }
+    }
+
+    #[test]
+    fn default_handlers_follow_lambda() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let one = vec!["app".to_owned()];
+        assert_eq!(
+            python::default_handler(root, &one).ok().as_deref(),
+            Some("app.handler")
+        );
+        let two = vec!["a".to_owned(), "b".to_owned()];
+        let e = python::default_handler(root, &two).expect_err("ambiguous");
+        assert!(e.to_string().contains("--handler"), "{e}");
+        std::fs::write(root.join("lambda_function.py"), "").expect("write");
+        assert_eq!(
+            python::default_handler(root, &two).ok().as_deref(),
+            Some("lambda_function.lambda_handler")
+        );
+        let js = vec!["handler".to_owned(), "index".to_owned()];
+        assert_eq!(
+            javascript::default_handler(root, &js).ok().as_deref(),
+            Some("index.handler")
+        );
+    }
+
+    #[test]
+    fn staging_skips_dependencies_caches_and_components() {
+        let from = tempfile::tempdir().expect("temp dir");
+        let to = tempfile::tempdir().expect("temp dir");
+        for dir in ["node_modules/x", "__pycache__", "pkg"] {
+            std::fs::create_dir_all(from.path().join(dir)).expect("mkdir");
+        }
+        for file in [
+            "handler.py",
+            "old.wasm",
+            "pkg/util.py",
+            "node_modules/x/i.js",
+        ] {
+            std::fs::write(from.path().join(file), "x").expect("write");
+        }
+        stage_sources(from.path(), to.path()).expect("staged");
+        assert!(to.path().join("handler.py").is_file());
+        assert!(to.path().join("pkg/util.py").is_file());
+        assert!(!to.path().join("old.wasm").exists());
+        assert!(!to.path().join("node_modules").exists());
+        assert!(!to.path().join("__pycache__").exists());
+    }
+}

@@ -49,8 +49,12 @@ pub fn tail(output: &Output) -> String {
 
 /// `name` as found on PATH.
 pub fn found_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    found_in(name, &std::env::var_os("PATH")?)
+}
+
+/// `name` as found in the directories of `path` (a PATH value).
+pub fn found_in(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }

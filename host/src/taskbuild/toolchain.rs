@@ -18,7 +18,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-use super::process::{found_on_path, run_checked};
+use super::process::{found_in, found_on_path, run_checked};
 
 /// componentize-py from PyPI (the version polyglot-notes.md measured).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
@@ -237,6 +237,11 @@ fn host_python() -> anyhow::Result<PathBuf> {
 
 /// Node and npm on PATH, Node recent enough for componentize-js.
 pub fn check_node() -> anyhow::Result<()> {
+    check_node_in(&std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// [`check_node`] with `path` as PATH.
+fn check_node_in(path: &std::ffi::OsStr) -> anyhow::Result<()> {
     let missing = |what: &str| {
         anyhow::anyhow!(
             "JavaScript tasks need Node.js {OLDEST_NODE} or later and npm on PATH ({what} was not \
@@ -244,8 +249,8 @@ pub fn check_node() -> anyhow::Result<()> {
              npm) and run again"
         )
     };
-    let node = found_on_path("node").ok_or_else(|| missing("node"))?;
-    found_on_path("npm").ok_or_else(|| missing("npm"))?;
+    let node = found_in("node", path).ok_or_else(|| missing("node"))?;
+    found_in("npm", path).ok_or_else(|| missing("npm"))?;
     let output = Command::new(&node)
         .arg("--version")
         .output()
@@ -265,5 +270,22 @@ pub fn check_node() -> anyhow::Result<()> {
             text.trim()
         ),
         None => bail!("{} did not say its version", node.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_node_says_what_to_install() {
+        let empty = tempfile::tempdir().expect("temp dir");
+        let e = check_node_in(empty.path().as_os_str()).expect_err("no node there");
+        let e = e.to_string();
+        assert!(
+            e.contains("Node.js 18 or later and npm") && e.contains("node was not found"),
+            "{e}"
+        );
+        assert!(e.contains("apt-get install nodejs npm"), "{e}");
     }
 }
