@@ -103,7 +103,10 @@ pub(crate) fn build(
                 .arg(&deps)
                 .arg("-r")
                 .arg(&requirements),
-            &format!("installing {} for the sandbox", requirements.display()),
+            &format!(
+                "installing {} for the sandbox",
+                source.join("requirements.txt").display()
+            ),
             "only pure-Python packages (wheels tagged py3-none-any) can run in the sandbox: a \
              package with native code, or without a wheel, cannot be bundled",
         )?;
