@@ -67,6 +67,17 @@ async fn a_python_task_returns_its_input_with_context() {
 }
 
 #[tokio::test]
+async fn a_module_imported_inside_the_handler_was_imported_at_build_time() {
+    let outcome = probe(json!({"op": "lazy_import", "csv": "a,\"b,c\"\n1,2\n"})).await;
+    assert_eq!(
+        output(&outcome),
+        &json!({"rows": [["a", "b,c"], ["1", "2"]]}),
+        "stderr: {}",
+        outcome.stderr.text
+    );
+}
+
+#[tokio::test]
 async fn a_python_loop_runs_out_of_fuel() {
     let limits = Limits {
         fuel: Some(50_000_000),
