@@ -13,3 +13,4 @@ pub mod query;
 pub mod resources;
 pub mod sandbox;
 pub mod store;
+pub mod taskbuild;

@@ -4,6 +4,8 @@
 //!   [`tasks::FILTER`], plus [`foreach_task!`] listing them all.
 //! - [`guests`]: the sandbox's test guests of `tests/guests/`, likewise with [`foreach_guest!`].
 //!
+//! - [`polyglot`]: Python and JavaScript components built with `host task build`, cached.
+//!
 //! Each constant is the absolute path of a `.wasm` component built for `wasm32-wasip2` in
 //! release. This crate holds no test logic; the tests are in `tests/all/`.
 
@@ -16,3 +18,5 @@ pub mod tasks {
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
+
+pub mod polyglot;

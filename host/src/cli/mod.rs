@@ -11,6 +11,7 @@ mod pipeline;
 mod profile;
 mod progress;
 mod run;
+mod task_build;
 mod validate;
 
 use std::process::ExitCode;
@@ -48,6 +49,18 @@ enum Command {
     Redrive(executions::IdArgs),
     /// Continue every RUNNING execution whose host process died.
     Resume(executions::ResumeArgs),
+    /// Build task components from other languages.
+    #[command(subcommand)]
+    Task(TaskCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TaskCommand {
+    /// Build a Python or JavaScript Lambda-style handler into a task component.
+    ///
+    /// Installs its toolchain (componentize-py from PyPI; componentize-js and rolldown from
+    /// npm, which need Node.js 18+) on first use, into ~/.cache/sandstep/toolchains.
+    Build(task_build::TaskBuildArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Stop(args) => executions::stop(args),
         Command::Redrive(args) => executions::redrive(args),
         Command::Resume(args) => executions::resume(args),
+        Command::Task(TaskCommand::Build(args)) => task_build::build(args),
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sandstep_host::engine::{Engine, Execution, ExecutionRequest, Status};
-use sandstep_tests::tasks;
+use sandstep_host::taskbuild::Language;
+use sandstep_tests::{polyglot, tasks};
 use serde_json::{Value, json};
 
 /// The repository's `examples/etl/`.
@@ -19,10 +20,27 @@ fn example_dir() -> PathBuf {
 struct Example {
     dir: tempfile::TempDir,
     injected: etl_datagen::Injected,
+    pipeline: &'static str,
+}
+
+/// The polyglot variant's two steps, each in one language.
+struct Polyglot {
+    validate: Language,
+    notify: Language,
 }
 
 impl Example {
     fn new(rows: usize) -> Self {
+        Self::variant(rows, None)
+    }
+
+    /// `pipeline.polyglot.json` with `sandstep.polyglot.toml`, its Python and JavaScript steps
+    /// built by `host task build` from example-tasks/python/etl and example-tasks/js/etl.
+    fn polyglot(rows: usize, validate: Language, notify: Language) -> Self {
+        Self::variant(rows, Some(Polyglot { validate, notify }))
+    }
+
+    fn variant(rows: usize, polyglot: Option<Polyglot>) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let config = etl_datagen::Config {
             rows,
@@ -31,7 +49,11 @@ impl Example {
         };
         let injected =
             etl_datagen::generate(&dir.path().join("data"), &config).expect("sample data");
-        let shipped = std::fs::read_to_string(example_dir().join("sandstep.toml"))
+        let (manifest_file, pipeline) = match polyglot {
+            None => ("sandstep.toml", "pipeline.json"),
+            Some(_) => ("sandstep.polyglot.toml", "pipeline.polyglot.json"),
+        };
+        let shipped = std::fs::read_to_string(example_dir().join(manifest_file))
             .expect("the example's manifest");
         let mut manifest: toml::Table =
             toml::from_str(&shipped).expect("the example's manifest is TOML");
@@ -41,20 +63,30 @@ impl Example {
             .and_then(|t| t.as_table_mut())
             .expect("a [tasks] table");
         for (name, entry) in entries.iter_mut() {
-            let path = built
-                .get(name.replace('-', "_").as_str())
-                .unwrap_or_else(|| panic!("no component built for task {name:?}"));
-            entry
-                .as_table_mut()
-                .expect("a task table")
-                .insert("component".into(), toml::Value::from(*path));
+            let path = match (&polyglot, name.as_str()) {
+                (Some(p), "validate-schema-polyglot") => polyglot_etl(p.validate),
+                (Some(p), "notify-failure-polyglot") => polyglot_etl(p.notify),
+                _ => PathBuf::from(
+                    built
+                        .get(name.replace('-', "_").as_str())
+                        .unwrap_or_else(|| panic!("no component built for task {name:?}")),
+                ),
+            };
+            entry.as_table_mut().expect("a task table").insert(
+                "component".into(),
+                toml::Value::from(path.to_str().expect("a UTF-8 path")),
+            );
         }
         std::fs::write(
             dir.path().join("sandstep.toml"),
             toml::to_string(&manifest).expect("TOML encodes"),
         )
         .expect("manifest written");
-        Example { dir, injected }
+        Example {
+            dir,
+            injected,
+            pipeline,
+        }
     }
 
     fn data(&self) -> PathBuf {
@@ -62,7 +94,7 @@ impl Example {
     }
 
     fn run(&self, input: Value) -> Execution {
-        let text = std::fs::read_to_string(example_dir().join("pipeline.json"))
+        let text = std::fs::read_to_string(example_dir().join(self.pipeline))
             .expect("the example's pipeline");
         let machine = sandstep_host::asl::parse_text(&text)
             .unwrap_or_else(|problems| panic!("the example pipeline is invalid: {problems:?}"));
@@ -79,9 +111,92 @@ impl Example {
     }
 }
 
+/// The component holding both ETL steps in `language`.
+fn polyglot_etl(language: Language) -> PathBuf {
+    let dir = match language {
+        Language::Python => "python/etl",
+        Language::JavaScript => "js/etl",
+    };
+    polyglot::component(
+        &polyglot::example_tasks().join(dir),
+        "validate_schema.handler",
+        language,
+    )
+}
+
 #[test]
 fn summary_counts_what_the_generator_injected() {
-    let example = Example::new(5_000);
+    summary_matches_the_injected_data(&Example::new(5_000));
+}
+
+#[test]
+fn the_polyglot_variant_gives_the_same_summary() {
+    let example = Example::polyglot(5_000, Language::Python, Language::JavaScript);
+    summary_matches_the_injected_data(&example);
+    let example = Example::polyglot(2_000, Language::JavaScript, Language::Python);
+    summary_matches_the_injected_data(&example);
+}
+
+#[test]
+fn the_polyglot_variant_notifies_a_bad_header_in_either_language() {
+    for (validate, notify) in [
+        (Language::Python, Language::JavaScript),
+        (Language::JavaScript, Language::Python),
+    ] {
+        let example = Example::polyglot(200, validate, notify);
+        let execution = example.run(json!({ "file": "/input/transactions-bad-header.csv" }));
+        assert_eq!(
+            execution.error.as_deref(),
+            Some("ETL.Failed"),
+            "{validate} then {notify}"
+        );
+        let notice = only_notice(&example);
+        assert_eq!(notice["reason"], "the file failed the schema check");
+        assert_eq!(
+            notice["details"],
+            json!([
+                "missing column \"transaction_id\"",
+                "missing column \"currency\"",
+                "unexpected column \"txn_id\""
+            ]),
+            "{validate} then {notify}"
+        );
+        assert_eq!(notice["file"], "/input/transactions-bad-header.csv");
+        assert!(
+            notice["execution_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("arn:")),
+            "{notice}"
+        );
+    }
+}
+
+#[test]
+fn the_polyglot_variant_notifies_an_unreadable_file() {
+    let example = Example::polyglot(200, Language::Python, Language::JavaScript);
+    let execution = example.run(json!({ "file": "/input/no-such-file.csv" }));
+    assert_eq!(execution.error.as_deref(), Some("ETL.Failed"));
+    let notice = only_notice(&example);
+    // Python's own exception, as Lambda reports it: the class name is the error.
+    assert_eq!(notice["reason"], "step failed with FileNotFoundError");
+    let cause: Value = serde_json::from_str(notice["details"][0].as_str().expect("a cause"))
+        .expect("a Lambda error's cause is JSON");
+    assert_eq!(cause["errorType"], "FileNotFoundError");
+    assert!(
+        cause["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("/input/no-such-file.csv")),
+        "{cause}"
+    );
+    assert!(
+        cause["stackTrace"][0]
+            .as_str()
+            .is_some_and(|f| f.contains("validate_schema.py") && f.contains("in handler")),
+        "{cause}"
+    );
+}
+
+fn summary_matches_the_injected_data(example: &Example) {
     let injected = &example.injected;
     let execution = example.run(json!({ "file": "/input/transactions.csv" }));
     assert_eq!(

@@ -3,6 +3,7 @@
 mod etl;
 mod hardening;
 mod hostile;
+mod polyglot;
 mod quota_model;
 mod sandbox;
 mod tasks;

@@ -1,0 +1,271 @@
+//! The executions recorded on AWS in `shared/conformance/lambda/`, run against the Python
+//! handlers of `example-tasks/python/lambda/` (the README's seven functions, built with
+//! `host task build`): every case whose Task resources are plain function ARNs. Cases that
+//! call `arn:aws:states:::lambda:invoke` (the optimized integration) need that integration,
+//! which the engine does not have yet: they are counted as skipped, not run.
+//!
+//! Compared: status, output, error and cause (a Lambda error's cause as JSON: message, type,
+//! request id present, and the stack trace frame by frame without file paths and line
+//! numbers, which differ by deployment), and the sequence of history event types.
+//! Prints `lambda: P/T passed` (the binary has no test harness, so the line always shows) and
+//! exits non-zero on a failure outside [`KNOWN_GAPS`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sandstep_host::asl;
+use sandstep_host::engine::{Clock, Engine, ExecutionRequest, ExecutionType};
+use sandstep_host::taskbuild::Language;
+use sandstep_tests::polyglot;
+use serde_json::Value;
+
+fn shared_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SANDSTEP_SHARED") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_masked(s: &str, masks: &[String]) -> bool {
+    (s.starts_with('<') && s.ends_with('>'))
+        || matches!(s, "date" | "timestamp" | "snf_role_arn")
+        || masks.iter().any(|m| s.contains(m.as_str()))
+}
+
+/// Whether `actual` matches `expected`, masked strings matching anything.
+fn same(expected: &Value, actual: &Value, masks: &[String]) -> bool {
+    match (expected, actual) {
+        (Value::String(e), _) if is_masked(e, masks) => true,
+        (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(e, a)| same(e, a, masks))
+        }
+        (Value::Object(e), Value::Object(a)) => {
+            e.len() == a.len()
+                && e.iter()
+                    .all(|(k, v)| a.get(k).is_some_and(|av| same(v, av, masks)))
+        }
+        _ => expected == actual,
+    }
+}
+
+/// A Python stack frame without what depends on where the code was deployed:
+/// `  File "/var/task/handler.py", line 2, in handler\n    raise X\n` → `in handler\n    raise X`.
+fn frame_text(frame: &Value) -> Option<String> {
+    let text = frame.as_str()?;
+    let at = text.find(", in ")?;
+    Some(text[at + 2..].trim_end().to_owned())
+}
+
+/// A Lambda error's cause: the recorded object against the JSON text the engine produced.
+fn same_lambda_cause(expected: &Value, actual: &str, masks: &[String]) -> bool {
+    let Ok(actual) = serde_json::from_str::<Value>(actual) else {
+        return false;
+    };
+    let (Some(e), Some(a)) = (expected.as_object(), actual.as_object()) else {
+        return false;
+    };
+    let keys = |o: &serde_json::Map<String, Value>| o.keys().cloned().collect::<Vec<_>>();
+    if keys(e) != keys(a) {
+        return false;
+    }
+    e.iter().all(|(key, want)| {
+        let got = &a[key];
+        match key.as_str() {
+            "stackTrace" => {
+                let frames = |v: &Value| {
+                    v.as_array()
+                        .map(|f| f.iter().map(frame_text).collect::<Vec<_>>())
+                };
+                frames(want).is_some() && frames(want) == frames(got)
+            }
+            "requestId" => got.as_str().is_some_and(|id| !id.is_empty()),
+            _ => same(want, got, masks),
+        }
+    })
+}
+
+fn uses_optimized_integration(definition: &Value) -> bool {
+    match definition {
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            (k == "Resource"
+                && v.as_str()
+                    .is_some_and(|r| r.starts_with("arn:aws:states:::")))
+                || uses_optimized_integration(v)
+        }),
+        Value::Array(items) => items.iter().any(uses_optimized_integration),
+        _ => false,
+    }
+}
+
+/// A manifest in `dir` mapping each function ARN's name to the handlers component.
+fn manifest(dir: &Path, handlers: &serde_json::Map<String, Value>, component: &Path) -> PathBuf {
+    let mut text = String::new();
+    for (arn, kind) in handlers {
+        let function = arn.rsplit(':').next().expect("an ARN has parts");
+        let kind = kind.as_str().expect("a handler kind");
+        text.push_str(&format!(
+            "[tasks.{function}]\ncomponent = {:?}\nmemory_mib = 64\ntimeout_seconds = 90\nenv = {{ _HANDLER = \"{kind}.handler\" }}\n\n",
+            component.display().to_string()
+        ));
+    }
+    let path = dir.join("sandstep.toml");
+    std::fs::write(&path, text).expect("manifest written");
+    path
+}
+
+fn run_case(
+    doc: &Value,
+    component: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(), String> {
+    let masks = strings(&doc["expected_masked"]);
+    let machine = asl::parse(&doc["definition"]).map_err(|p| format!("rejected: {p:?}"))?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handlers = doc["handlers"].as_object().ok_or("no handlers")?;
+    let tasks = sandstep_host::resources::load_runner(&manifest(dir.path(), handlers, component))
+        .map_err(|e| format!("manifest: {e:#}"))?;
+    let engine = Engine::new(tasks).with_clock(Clock::virtual_time());
+    let unknown = engine.check_resources(&machine);
+    if !unknown.is_empty() {
+        return Err(format!("unknown resources: {unknown:?}"));
+    }
+    let mut request = ExecutionRequest::new("lambda", doc["input"].clone());
+    if doc["state_machine_type"] == "EXPRESS" {
+        request.kind = ExecutionType::Express;
+    }
+    let execution = runtime.block_on(engine.execute(&machine, request));
+    let expected = &doc["expected"];
+    if expected["status"] != execution.status.as_str() {
+        return Err(format!(
+            "status {} (error {:?}, cause {:?}), expected {}",
+            execution.status.as_str(),
+            execution.error,
+            execution.cause,
+            expected["status"]
+        ));
+    }
+    if let Some(output) = expected.get("output") {
+        let actual = execution.output.clone().unwrap_or(Value::Null);
+        if !same(output, &actual, &masks) {
+            return Err(format!("output {actual}, expected {output}"));
+        }
+    }
+    if let Some(want) = expected.get("error").filter(|v| !v.is_null()) {
+        let actual = Value::String(execution.error.clone().unwrap_or_default());
+        if !same(want, &actual, &masks) {
+            return Err(format!("error {actual}, expected {want}"));
+        }
+    }
+    if let Some(want) = expected.get("cause").filter(|v| !v.is_null()) {
+        let actual = execution.cause.clone().unwrap_or_default();
+        let agrees = if want.is_object() {
+            same_lambda_cause(want, &actual, &masks)
+        } else {
+            same(want, &Value::String(actual.clone()), &masks)
+        };
+        if !agrees {
+            return Err(format!("cause {actual}, expected {want}"));
+        }
+    }
+    if let Some(events) = doc["expected_history"].as_array() {
+        let want: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+        let got: Vec<&str> = execution.history.iter().map(|e| e.kind.as_ref()).collect();
+        let concurrent = events.iter().any(|e| !e["id"].is_u64());
+        let agrees = if concurrent {
+            let mut want = want.clone();
+            let mut got = got.clone();
+            want.sort_unstable();
+            got.sort_unstable();
+            want == got
+        } else {
+            want == got
+        };
+        if !agrees {
+            return Err(format!("event types {got:?}, expected {want:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Its own harness, so the summary line is printed whatever the test runner captures.
+fn main() {
+    let dir = shared_dir().join("conformance/lambda");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot read {}: {e}; set SANDSTEP_SHARED to the shared/ directory",
+                dir.display()
+            )
+        })
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let component = polyglot::component(
+        &polyglot::example_tasks().join("python/lambda"),
+        "id_function.handler",
+        Language::Python,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut passed = 0;
+    let mut failures = BTreeMap::new();
+    let mut skipped = 0;
+    for path in &paths {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
+            .expect("a case is JSON");
+        let name = path
+            .file_name()
+            .expect("a file")
+            .to_string_lossy()
+            .into_owned();
+        if uses_optimized_integration(&doc["definition"]) || !doc["handlers"].is_object() {
+            skipped += 1;
+            continue;
+        }
+        match run_case(&doc, &component, &runtime) {
+            Ok(()) => passed += 1,
+            Err(why) => {
+                failures.insert(name, why);
+            }
+        }
+    }
+    let total = passed + failures.len();
+    let known = |name: &str| KNOWN_GAPS.iter().any(|gap| name.contains(gap));
+    for (name, why) in &failures {
+        let label = if known(name) { "KNOWN GAP" } else { "FAIL" };
+        eprintln!("{label} {name}: {why}");
+    }
+    println!(
+        "lambda: {passed}/{total} passed ({skipped} skipped: they call arn:aws:states:::lambda:invoke, not built yet)"
+    );
+    assert!(total > 0, "no lambda case with plain function ARNs found");
+    // The floor: every case runnable today passes except those listed in KNOWN_GAPS.
+    let unexpected: Vec<&String> = failures.keys().filter(|name| !known(name)).collect();
+    assert!(unexpected.is_empty(), "unexpected failures: {unexpected:?}");
+}
+
+/// Cases that fail for reasons outside the Python handlers, each with why.
+const KNOWN_GAPS: &[&str] = &[
+    // The handler returns 257 KiB of `a` (bytes, not JSON). AWS checks the result's size first
+    // (States.DataLimitExceeded, its cause naming the function ARN); the host checks that the
+    // text is JSON first (Sandbox.InvalidOutput, sandbox/fault.rs), and the engine's cause names
+    // the state, not the resource (engine/run.rs).
+    "test_task_lambda_data_limit_exceeded_on_large_utf8_response",
+];
