@@ -11,6 +11,7 @@ mod pipeline;
 mod profile;
 mod progress;
 mod run;
+mod test_state;
 mod validate;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Run a pipeline once and print its output.
     Run(run::RunArgs),
+    /// Run one state alone, as AWS's TestState does, and print the response JSON.
+    TestState(test_state::TestStateArgs),
     /// Check a pipeline without running it; list every problem.
     Validate(validate::ValidateArgs),
     /// Run a pipeline many times and print latency, throughput and peak memory.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::TestState(args) => test_state::test_state(args),
         Command::Validate(args) => validate::validate(args),
         Command::Bench(args) => bench::bench(args),
         Command::Executions(ExecutionsCommand::List(args)) => executions::list(args),

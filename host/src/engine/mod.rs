@@ -15,6 +15,7 @@ pub mod journal;
 mod replay_tests;
 mod run;
 mod task;
+pub mod test_state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -151,6 +152,7 @@ impl Engine {
             role_arn: "arn:aws:iam::000000000000:role/sandstep".into(),
             state_machine_arn,
             state_machine_name: request.state_machine_name,
+            context: None,
         };
         let longest = request.kind.max_duration();
         let timeout = machine.timeout_seconds.map_or(longest, |s| {

@@ -81,40 +81,49 @@ impl Run<'_> {
             else {
                 return Err(error.into());
             };
-            let error_output = json!({"Error": error.error, "Cause": error.cause});
-            let assigned = self.assign_jsonata(
-                env,
-                catcher.assign.as_ref(),
-                &input,
-                None,
-                Some(&error_output),
-                vars,
-            )?;
-            let output = if env.jsonata() {
-                match &catcher.output {
-                    Some(output) => self.with_jsonata(
-                        env,
-                        &input,
-                        vars,
-                        None,
-                        None,
-                        Some(&error_output),
-                        |j| output.eval("Output", j),
-                    )?,
-                    None => error_output,
-                }
-            } else {
-                io::merge_result(&catcher.result_path, input, error_output)?
-            };
-            return Ok(Step {
-                output,
-                next: Some(catcher.next),
-                assigned,
-            });
+            return self.caught(env, catcher, input, &error, vars);
         }
     }
 
-    async fn attempt(
+    /// A caught error's ending: the catcher's `Assign`, then its `Output`
+    /// (JSONata) or `ResultPath` (JSONPath) over `{Error, Cause}`.
+    pub(super) fn caught(
+        &self,
+        env: &StateEnv<'_>,
+        catcher: &Catcher,
+        input: Value,
+        error: &AslError,
+        vars: &Vars,
+    ) -> Result<Step, Failure> {
+        let error_output = json!({"Error": error.error, "Cause": error.cause});
+        let assigned = self.assign_jsonata(
+            env,
+            catcher.assign.as_ref(),
+            &input,
+            None,
+            Some(&error_output),
+            vars,
+        )?;
+        let output = if env.jsonata() {
+            match &catcher.output {
+                Some(output) => {
+                    self.with_jsonata(env, &input, vars, None, None, Some(&error_output), |j| {
+                        output.eval("Output", j)
+                    })?
+                }
+                None => error_output,
+            }
+        } else {
+            io::merge_result(&catcher.result_path, input, error_output)?
+        };
+        Ok(Step {
+            output,
+            next: Some(catcher.next),
+            assigned,
+        })
+    }
+
+    pub(super) async fn attempt(
         &self,
         env: &StateEnv<'_>,
         input: &Value,
