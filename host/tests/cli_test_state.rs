@@ -58,14 +58,18 @@ fn a_mocked_task_shows_each_step_at_debug() {
     let response = response(&out);
     assert_eq!(response["status"], "SUCCEEDED");
     assert_eq!(response["nextState"], "Notify");
-    let output: Value = serde_json::from_str(response["output"].as_str().unwrap()).unwrap();
+    let output: Value =
+        serde_json::from_str(response["output"].as_str().expect("as the test set it up"))
+            .expect("as the test set it up");
     assert_eq!(
         output,
         json!({"job": "nightly", "run": {"state": "SUCCEEDED"}})
     );
     let data = &response["inspectionData"];
-    let parsed =
-        |field: &str| -> Value { serde_json::from_str(data[field].as_str().unwrap()).unwrap() };
+    let parsed = |field: &str| -> Value {
+        serde_json::from_str(data[field].as_str().expect("as the test set it up"))
+            .expect("as the test set it up")
+    };
     assert_eq!(parsed("afterParameters"), json!({"JobName": "nightly"}));
     assert_eq!(parsed("result"), json!({"JobRunState": "SUCCEEDED"}));
     assert_eq!(parsed("afterResultSelector"), json!({"state": "SUCCEEDED"}));
@@ -102,7 +106,9 @@ fn a_mocked_error_is_retriable_then_caught_once_retries_are_spent() {
     let spent = response(&spent);
     assert_eq!(spent["status"], "CAUGHT_ERROR");
     assert_eq!(spent["nextState"], "Alert");
-    let output: Value = serde_json::from_str(spent["output"].as_str().unwrap()).unwrap();
+    let output: Value =
+        serde_json::from_str(spent["output"].as_str().expect("as the test set it up"))
+            .expect("as the test set it up");
     assert_eq!(
         output,
         json!({"error": {"Error": "SNS.Throttled", "Cause": "slow down"}})
