@@ -16,7 +16,7 @@ use crate::engine::history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE};
 use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, NoTasks, Status, TaskRunner};
 use crate::executions::{Executions, RunOptions, Start};
 use crate::mocks::{MockConfig, MockedTasks};
-use crate::resources::{Manifest, WasmTasks};
+use crate::resources::{LambdaInvoke, Manifest, WasmTasks};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -112,7 +112,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
     let wasm = load_tasks(manifest.as_deref(), args.tenant.as_deref())?;
     let mut tasks: Arc<dyn TaskRunner> = match &wasm {
-        Some(wasm) => wasm.clone(),
+        Some(wasm) => Arc::new(LambdaInvoke::new(wasm.clone())),
         None => Arc::new(NoTasks),
     };
     let state_machine_name = args

@@ -132,7 +132,7 @@ impl Run<'_> {
     ) -> Result<Value, Failure> {
         let effective = self.effective_input(env, input, vars)?;
         match &env.state.kind {
-            StateKind::Task(task) => self.task(env, task, &effective, cursor, vars).await,
+            StateKind::Task(task) => self.task(env, task, &effective, input, cursor, vars).await,
             StateKind::Parallel { branches } => {
                 self.parallel(env, branches, &effective, cursor, vars).await
             }
@@ -146,15 +146,25 @@ impl Run<'_> {
         env: &StateEnv<'_>,
         task: &TaskSpec,
         input: &Value,
+        states_input: &Value,
         cursor: &mut u64,
         vars: &Vars,
     ) -> Result<Value, Failure> {
         let timeout = match &task.timeout {
-            Some(field) => Some(self.task_seconds(env, field, "TimeoutSeconds", input, vars)?),
+            Some(field) => {
+                Some(self.task_seconds(env, field, "TimeoutSeconds", input, states_input, vars)?)
+            }
             None => None,
         };
         let heartbeat = match &task.heartbeat {
-            Some(field) => Some(self.task_seconds(env, field, "HeartbeatSeconds", input, vars)?),
+            Some(field) => Some(self.task_seconds(
+                env,
+                field,
+                "HeartbeatSeconds",
+                input,
+                states_input,
+                vars,
+            )?),
             None => None,
         };
         let events = TaskEvents::for_resource(&task.resource);
@@ -223,20 +233,25 @@ impl Run<'_> {
 
     /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`name`): a positive
     /// integer of at most 99,999,999, literal, from a path or JSONata.
+    /// A JSONata field sees the state's input as `$states.input` (as AWS
+    /// records: not the `Arguments`); a path reads the effective input.
+    #[allow(clippy::too_many_arguments, reason = "both inputs a field may read")]
     fn task_seconds(
         &self,
         env: &StateEnv<'_>,
         field: &SecondsField,
         name: &str,
         input: &Value,
+        states_input: &Value,
         vars: &Vars,
     ) -> Result<u64, Failure> {
         match field {
             SecondsField::Literal(seconds) => Ok((*seconds).clamp(1, MAX_SECONDS)),
             SecondsField::Jsonata(seconds) => {
-                let seconds = self.with_jsonata(env, input, vars, None, None, None, |j| {
-                    seconds.eval_integer(name, j, jsonata_fields::TIMEOUT_SECONDS)
-                })?;
+                let seconds =
+                    self.with_jsonata(env, states_input, vars, None, None, None, |j| {
+                        seconds.eval_integer(name, j, jsonata_fields::TIMEOUT_SECONDS)
+                    })?;
                 Ok(u64::try_from(seconds).unwrap_or(1).clamp(1, MAX_SECONDS))
             }
             SecondsField::Path(path) => {
