@@ -21,6 +21,10 @@ pub const SINGLE_STATE_NAME: &str = "StateName";
 /// The most characters of a definition, as the API's `definition` member.
 const MAX_DEFINITION_CHARS: usize = 1_048_576;
 
+/// The most characters of the JSON members (`input`, `variables`,
+/// `context`, `mock.result`), as the API bounds them.
+const MAX_JSON_MEMBER_CHARS: usize = 262_144;
+
 /// A `TestState` request.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -266,13 +270,32 @@ impl Engine {
     }
 }
 
+/// AWS's refusal of a member longer than `most` characters.
+fn check_length(member: &str, text: Option<&str>, most: usize) -> Result<(), TestStateError> {
+    match text {
+        Some(text) if text.chars().count() > most => Err(TestStateError::validation(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length less than or equal to {most}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Checks the request as AWS does and compiles the state.
 pub(crate) fn prepare(request: &TestStateRequest) -> Result<Prepared, TestStateError> {
-    if request.definition.chars().count() > MAX_DEFINITION_CHARS {
-        return Err(TestStateError::validation(format!(
-            "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to {MAX_DEFINITION_CHARS}"
-        )));
-    }
+    check_length(
+        "definition",
+        Some(&request.definition),
+        MAX_DEFINITION_CHARS,
+    )?;
+    check_length("input", request.input.as_deref(), MAX_JSON_MEMBER_CHARS)?;
+    check_length(
+        "variables",
+        request.variables.as_deref(),
+        MAX_JSON_MEMBER_CHARS,
+    )?;
+    check_length("context", request.context.as_deref(), MAX_JSON_MEMBER_CHARS)?;
+    let mock_result = request.mock.as_ref().and_then(|m| m.result.as_deref());
+    check_length("mock.result", mock_result, MAX_JSON_MEMBER_CHARS)?;
     let definition = json_member(&request.definition, "definition")?;
     let (machine_json, state_name) = match &request.state_name {
         Some(name) => (definition, name.clone()),
@@ -421,4 +444,67 @@ fn single_state_machine(state: Value) -> Result<Value, TestStateError> {
         root.insert("QueryLanguage".into(), language.clone());
     }
     Ok(machine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(definition: &str) -> TestStateRequest {
+        TestStateRequest {
+            definition: definition.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn oversized_members_are_refused_before_any_parse() {
+        let mut big = request(r#"{"Type": "Pass", "End": true}"#);
+        big.input = Some(format!("\"{}\"", "a".repeat(MAX_JSON_MEMBER_CHARS)));
+        let refused = prepare(&big).err().expect("refused");
+        assert_eq!(refused.code, "ValidationException");
+        assert!(
+            refused.message.contains("Value at 'input'"),
+            "{}",
+            refused.message
+        );
+        let huge = request(&" ".repeat(MAX_DEFINITION_CHARS + 1));
+        let refused = prepare(&huge).err().expect("refused");
+        assert!(refused.message.contains("Value at 'definition'"));
+    }
+
+    #[test]
+    fn bad_requests_get_aws_messages() {
+        let not_json = request("{");
+        assert!(
+            prepare(&not_json)
+                .err()
+                .expect("refused")
+                .message
+                .contains("'definition'")
+        );
+        let mut both =
+            request(r#"{"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "End": true}"#);
+        both.mock = Some(MockInput {
+            result: Some("{}".into()),
+            error_output: Some(MockErrorOutput::default()),
+            field_validation_mode: None,
+        });
+        assert_eq!(
+            prepare(&both).err().expect("refused").message,
+            "A test mock should have only one of the following fields: [result, errorOutput]."
+        );
+        let mut missing = request(r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}"#);
+        missing.state_name = Some("B".into());
+        assert!(
+            prepare(&missing)
+                .err()
+                .expect("refused")
+                .message
+                .contains("'B'")
+        );
+        let mut context_alone = request(r#"{"Type": "Pass", "End": true}"#);
+        context_alone.context = Some("{}".into());
+        assert!(prepare(&context_alone).is_err());
+    }
 }
