@@ -2,6 +2,7 @@
 
 mod etl;
 mod hostile;
+mod lambda_invoke;
 mod sandbox;
 mod tasks;
 mod tenants;
