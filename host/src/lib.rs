@@ -9,6 +9,7 @@ pub mod cli;
 pub mod engine;
 pub mod errors;
 pub mod executions;
+pub mod mocks;
 pub mod query;
 pub mod resources;
 pub mod sandbox;

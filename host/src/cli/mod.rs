@@ -12,6 +12,7 @@ mod profile;
 mod progress;
 mod run;
 mod task_build;
+mod test_state;
 mod validate;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run a pipeline once and print its output.
     Run(run::RunArgs),
+    /// Run one state alone, as AWS's TestState does, and print the response JSON.
+    TestState(test_state::TestStateArgs),
     /// Check a pipeline without running it; list every problem.
     Validate(validate::ValidateArgs),
     /// Run a pipeline many times and print latency, throughput and peak memory.
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::TestState(args) => test_state::test_state(args),
         Command::Validate(args) => validate::validate(args),
         Command::Bench(args) => bench::bench(args),
         Command::Executions(ExecutionsCommand::List(args)) => executions::list(args),

@@ -15,7 +15,8 @@ use crate::asl::MachineType;
 use crate::engine::history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE};
 use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, NoTasks, Status, TaskRunner};
 use crate::executions::{Executions, RunOptions, Start};
-use crate::resources::{Manifest, WasmTasks};
+use crate::mocks::{MockConfig, MockedTasks};
+use crate::resources::{LambdaInvoke, Manifest, WasmTasks};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -67,6 +68,18 @@ pub struct RunArgs {
     /// fuel and peak memory beside its task's configured limits.
     #[arg(long)]
     profile: bool,
+    /// A mock config in Step Functions Local's format: the test case's
+    /// mocked states answer from it; other Tasks run as usual. The
+    /// execution runs in memory (a resume could not replay the mocks).
+    #[arg(long, value_name = "FILE", requires = "test_case")]
+    mock_config: Option<PathBuf>,
+    /// The test case of the mock config to run.
+    #[arg(long, value_name = "NAME", requires = "mock_config")]
+    test_case: Option<String>,
+    /// The state machine's name (in the mock config and the execution ARN).
+    /// Default: the pipeline's file name without `.json`.
+    #[arg(long, value_name = "NAME")]
+    state_machine_name: Option<String>,
 }
 
 /// `--type`: the machine type, for validation and the execution ARN.
@@ -98,10 +111,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let described_input = args.describe.then(|| input.clone());
     let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
     let wasm = load_tasks(manifest.as_deref(), args.tenant.as_deref())?;
-    let tasks: Arc<dyn TaskRunner> = match &wasm {
-        Some(wasm) => wasm.clone(),
+    let mut tasks: Arc<dyn TaskRunner> = match &wasm {
+        Some(wasm) => Arc::new(LambdaInvoke::new(wasm.clone())),
         None => Arc::new(NoTasks),
     };
+    let state_machine_name = args
+        .state_machine_name
+        .clone()
+        .unwrap_or_else(|| pipeline.name.clone());
+    if let (Some(path), Some(case)) = (&args.mock_config, &args.test_case) {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the mock config {}", path.display()))?;
+        let config =
+            MockConfig::parse(&text).map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
+        let case = config
+            .test_case(&state_machine_name, case)
+            .map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
+        tasks = Arc::new(MockedTasks::new(tasks, case));
+    }
     let mut engine = Engine::new(tasks).with_payload_limit(args.payload_limit);
     if args.virtual_time {
         engine = engine.with_clock(Clock::virtual_time());
@@ -120,7 +147,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Kind::Express => ExecutionType::Express,
     };
     let runtime = super::executions::runtime()?;
-    let (execution, history) = if kind == ExecutionType::Standard && !args.no_store {
+    let stored = kind == ExecutionType::Standard && !args.no_store && args.mock_config.is_none();
+    let (execution, history) = if stored {
         let db = super::executions::db_for_pipeline(args.db.as_deref(), &args.pipeline);
         let mut executions = Executions::open(&db)?;
         if let Some(progress) = progress {
@@ -133,7 +161,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let start = Start {
             machine: &pipeline.machine,
             definition: &pipeline.text,
-            state_machine_name: &pipeline.name,
+            state_machine_name: &state_machine_name,
             manifest: manifest.as_deref(),
             name: args.name,
             input,
@@ -141,7 +169,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         let execution = runtime.block_on(async {
             // Executions of this pipeline whose host died go first.
-            let resumed = executions.resume_orphans(Some(&pipeline.name)).await?;
+            let resumed = executions.resume_orphans(Some(&state_machine_name)).await?;
             super::executions::report_resumed(&resumed);
             executions.start(start, engine.tasks().clone()).await
         })?;
@@ -158,7 +186,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         let request = ExecutionRequest {
             name: args.name,
-            state_machine_name: pipeline.name.clone(),
+            state_machine_name: state_machine_name.clone(),
             input,
             kind,
             record_history: args.history.is_some() || args.profile,

@@ -17,6 +17,8 @@ pub struct ExecutionInfo {
     pub redrive_count: u32,
     /// When the execution was last redriven.
     pub redrive_time: Option<String>,
+    /// A `$$` given whole (TestState's `context`): it replaces the built one.
+    pub context: Option<Value>,
 }
 
 /// The current Map item, visible to the Map's `ItemSelector` as `$$.Map.Item`.
@@ -34,6 +36,9 @@ pub fn build(
     retry_count: Option<u32>,
     map_item: Option<MapItem<'_>>,
 ) -> Value {
+    if let Some(context) = &execution.context {
+        return context.clone();
+    }
     let mut context = Map::new();
     context.insert(
         "Execution".into(),

@@ -15,6 +15,7 @@ pub mod journal;
 mod replay_tests;
 mod run;
 mod task;
+pub mod test_state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -117,8 +118,8 @@ impl Engine {
     /// one problem per resource it cannot run, located at the field.
     pub fn check_resources(&self, machine: &StateMachine) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
-        visit_tasks(machine, "", &mut |at, resource| {
-            if let Err(why) = self.tasks.check_resource(resource) {
+        visit_tasks(machine, "", &mut |at, state, resource| {
+            if let Err(why) = self.tasks.check_task(state, resource) {
                 problems.push(Diagnostic::schema(format!("{at}/Resource"), why));
             }
         });
@@ -151,6 +152,7 @@ impl Engine {
             role_arn: "arn:aws:iam::000000000000:role/sandstep".into(),
             state_machine_arn,
             state_machine_name: request.state_machine_name,
+            context: None,
         };
         let longest = request.kind.max_duration();
         let timeout = machine.timeout_seconds.map_or(longest, |s| {
@@ -307,13 +309,13 @@ pub fn execution_arn(kind: ExecutionType, state_machine: &str, name: &str) -> St
     format!("arn:aws:states:local:000000000000:{kind}:{state_machine}:{name}")
 }
 
-/// Calls `f` with the JSON pointer and `Resource` of every Task state.
-fn visit_tasks(machine: &StateMachine, at: &str, f: &mut dyn FnMut(&str, &str)) {
+/// Calls `f` with the JSON pointer, name and `Resource` of every Task state.
+fn visit_tasks(machine: &StateMachine, at: &str, f: &mut dyn FnMut(&str, &str, &str)) {
     use crate::asl::model::StateKind;
     for state in &machine.states {
         let here = format!("{at}/States/{}", crate::query::pointer_token(&state.name));
         match &state.kind {
-            StateKind::Task(task) => f(&here, &task.resource),
+            StateKind::Task(task) => f(&here, &state.name, &task.resource),
             StateKind::Parallel { branches } => {
                 for (i, branch) in branches.iter().enumerate() {
                     visit_tasks(branch, &format!("{here}/Branches/{i}"), f);

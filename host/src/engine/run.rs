@@ -19,6 +19,9 @@ mod map;
 mod retry;
 mod states;
 mod task_events;
+mod test_state;
+
+pub(crate) use test_state::test_state;
 
 use super::Engine;
 use super::clock::Timeline;

@@ -102,6 +102,7 @@
 //! budget by about one slice each; calls that run one after another stay
 //! within it exactly.
 
+mod lambda_invoke;
 mod manifest;
 
 use std::collections::BTreeMap;
@@ -117,6 +118,7 @@ use crate::sandbox::{
     TenantLimits,
 };
 
+pub use lambda_invoke::{LAMBDA_INVOKE, LambdaInvoke, function_arn, invoke_response};
 pub use manifest::{MANIFEST_FILE, Manifest, TaskDecl};
 
 /// The tasks of a manifest, every component compiled and linked up front.
@@ -373,7 +375,8 @@ impl TaskRunner for WasmTasks {
 /// shared sandbox ([`shared_sandbox`]).
 pub fn load_runner(path: &Path) -> anyhow::Result<Arc<dyn TaskRunner>> {
     let manifest = Manifest::load(path)?;
-    Ok(Arc::new(WasmTasks::load(&manifest, &shared_sandbox()?)?))
+    let tasks = Arc::new(WasmTasks::load(&manifest, &shared_sandbox()?)?);
+    Ok(Arc::new(LambdaInvoke::new(tasks)))
 }
 
 /// The process's one sandbox, with [`SandboxConfig::default`] settings,

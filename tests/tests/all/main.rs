@@ -3,6 +3,7 @@
 mod etl;
 mod hardening;
 mod hostile;
+mod lambda_invoke;
 mod polyglot;
 mod quota_model;
 mod sandbox;

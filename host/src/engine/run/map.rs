@@ -244,7 +244,7 @@ impl Run<'_> {
     }
 
     /// An integer Map setting, literal or from a path, with AWS's error texts.
-    fn count(
+    pub(super) fn count(
         &self,
         env: &StateEnv<'_>,
         field: &CountField,
@@ -297,7 +297,7 @@ impl Run<'_> {
         (value, number)
     }
 
-    fn percentage(
+    pub(super) fn percentage(
         &self,
         env: &StateEnv<'_>,
         field: &PercentField,

@@ -81,40 +81,49 @@ impl Run<'_> {
             else {
                 return Err(error.into());
             };
-            let error_output = json!({"Error": error.error, "Cause": error.cause});
-            let assigned = self.assign_jsonata(
-                env,
-                catcher.assign.as_ref(),
-                &input,
-                None,
-                Some(&error_output),
-                vars,
-            )?;
-            let output = if env.jsonata() {
-                match &catcher.output {
-                    Some(output) => self.with_jsonata(
-                        env,
-                        &input,
-                        vars,
-                        None,
-                        None,
-                        Some(&error_output),
-                        |j| output.eval("Output", j),
-                    )?,
-                    None => error_output,
-                }
-            } else {
-                io::merge_result(&catcher.result_path, input, error_output)?
-            };
-            return Ok(Step {
-                output,
-                next: Some(catcher.next),
-                assigned,
-            });
+            return self.caught(env, catcher, input, &error, vars);
         }
     }
 
-    async fn attempt(
+    /// A caught error's ending: the catcher's `Assign`, then its `Output`
+    /// (JSONata) or `ResultPath` (JSONPath) over `{Error, Cause}`.
+    pub(super) fn caught(
+        &self,
+        env: &StateEnv<'_>,
+        catcher: &Catcher,
+        input: Value,
+        error: &AslError,
+        vars: &Vars,
+    ) -> Result<Step, Failure> {
+        let error_output = json!({"Error": error.error, "Cause": error.cause});
+        let assigned = self.assign_jsonata(
+            env,
+            catcher.assign.as_ref(),
+            &input,
+            None,
+            Some(&error_output),
+            vars,
+        )?;
+        let output = if env.jsonata() {
+            match &catcher.output {
+                Some(output) => {
+                    self.with_jsonata(env, &input, vars, None, None, Some(&error_output), |j| {
+                        output.eval("Output", j)
+                    })?
+                }
+                None => error_output,
+            }
+        } else {
+            io::merge_result(&catcher.result_path, input, error_output)?
+        };
+        Ok(Step {
+            output,
+            next: Some(catcher.next),
+            assigned,
+        })
+    }
+
+    pub(super) async fn attempt(
         &self,
         env: &StateEnv<'_>,
         input: &Value,
@@ -123,7 +132,7 @@ impl Run<'_> {
     ) -> Result<Value, Failure> {
         let effective = self.effective_input(env, input, vars)?;
         match &env.state.kind {
-            StateKind::Task(task) => self.task(env, task, &effective, cursor, vars).await,
+            StateKind::Task(task) => self.task(env, task, &effective, input, cursor, vars).await,
             StateKind::Parallel { branches } => {
                 self.parallel(env, branches, &effective, cursor, vars).await
             }
@@ -137,15 +146,25 @@ impl Run<'_> {
         env: &StateEnv<'_>,
         task: &TaskSpec,
         input: &Value,
+        states_input: &Value,
         cursor: &mut u64,
         vars: &Vars,
     ) -> Result<Value, Failure> {
         let timeout = match &task.timeout {
-            Some(field) => Some(self.task_seconds(env, field, "TimeoutSeconds", input, vars)?),
+            Some(field) => {
+                Some(self.task_seconds(env, field, "TimeoutSeconds", input, states_input, vars)?)
+            }
             None => None,
         };
         let heartbeat = match &task.heartbeat {
-            Some(field) => Some(self.task_seconds(env, field, "HeartbeatSeconds", input, vars)?),
+            Some(field) => Some(self.task_seconds(
+                env,
+                field,
+                "HeartbeatSeconds",
+                input,
+                states_input,
+                vars,
+            )?),
             None => None,
         };
         let events = TaskEvents::for_resource(&task.resource);
@@ -215,20 +234,25 @@ impl Run<'_> {
 
     /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`name`): a positive
     /// integer of at most 99,999,999, literal, from a path or JSONata.
+    /// A JSONata field sees the state's input as `$states.input` (as AWS
+    /// records: not the `Arguments`); a path reads the effective input.
+    #[allow(clippy::too_many_arguments, reason = "both inputs a field may read")]
     fn task_seconds(
         &self,
         env: &StateEnv<'_>,
         field: &SecondsField,
         name: &str,
         input: &Value,
+        states_input: &Value,
         vars: &Vars,
     ) -> Result<u64, Failure> {
         match field {
             SecondsField::Literal(seconds) => Ok((*seconds).clamp(1, MAX_SECONDS)),
             SecondsField::Jsonata(seconds) => {
-                let seconds = self.with_jsonata(env, input, vars, None, None, None, |j| {
-                    seconds.eval_integer(name, j, jsonata_fields::TIMEOUT_SECONDS)
-                })?;
+                let seconds =
+                    self.with_jsonata(env, states_input, vars, None, None, None, |j| {
+                        seconds.eval_integer(name, j, jsonata_fields::TIMEOUT_SECONDS)
+                    })?;
                 Ok(u64::try_from(seconds).unwrap_or(1).clamp(1, MAX_SECONDS))
             }
             SecondsField::Path(path) => {

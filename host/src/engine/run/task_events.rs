@@ -44,8 +44,18 @@ impl<'r> TaskEvents<'r> {
         }
     }
 
-    /// `resourceType` and `resource` as AWS splits them: `wasm:enrich` → (`wasm`, `enrich`).
+    /// `resourceType` and `resource` as AWS splits them: `wasm:enrich` →
+    /// (`wasm`, `enrich`); a service integration
+    /// `arn:aws:states:::glue:startJobRun.sync` → (`glue`,
+    /// `startJobRun.sync`), `…:::aws-sdk:s3:getObject` → (`aws-sdk:s3`, `getObject`).
     fn resource_parts(&self) -> (&'r str, &'r str) {
+        if let Some(integration) = self
+            .resource
+            .strip_prefix("arn:aws:states:::")
+            .and_then(|rest| rest.rsplit_once(':'))
+        {
+            return integration;
+        }
         self.resource
             .split_once(':')
             .unwrap_or(("task", self.resource))
