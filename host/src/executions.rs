@@ -100,6 +100,18 @@ pub struct Start<'a> {
     pub options: RunOptions,
 }
 
+/// An execution recorded by [`Executions::begin`], not yet run.
+pub struct Begun {
+    engine: Engine,
+    record: ExecutionRecord,
+}
+
+impl Begun {
+    pub fn record(&self) -> &ExecutionRecord {
+        &self.record
+    }
+}
+
 impl Executions {
     /// Opens (or creates) the SQLite store at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
@@ -173,6 +185,61 @@ impl Executions {
         // Group-committed with other starts; a used name fails here.
         self.recorder.create(record.clone(), Vec::new()).await?;
         self.run(&engine, start.machine, &record, Journal::default(), 0)
+            .await
+    }
+
+    /// Records a new execution without running it, so a caller (the API's
+    /// StartExecution) can answer before it ends; [`Executions::run_begun`]
+    /// runs it. `labels` are kept in the record's options beside the run
+    /// settings (e.g. the version or alias ARN it was started through).
+    pub async fn begin(
+        &self,
+        start: Start<'_>,
+        tasks: Arc<dyn TaskRunner>,
+        labels: &[(&str, Value)],
+    ) -> anyhow::Result<Begun> {
+        let name = start
+            .name
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let arn =
+            crate::engine::execution_arn(ExecutionType::Standard, start.state_machine_name, &name);
+        let engine = self.engine(&start.options, tasks.clone());
+        let manifest = start
+            .manifest
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
+        self.runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(manifest.clone(), tasks);
+        let mut record = ExecutionRecord::new_running(
+            arn,
+            name,
+            start.state_machine_name,
+            ExecutionType::Standard,
+            start.definition,
+            start.input,
+            engine.now(),
+        );
+        record.manifest = manifest;
+        let mut options = start.options.to_json();
+        if let Some(object) = options.as_object_mut() {
+            for (key, value) in labels {
+                object.insert((*key).to_owned(), value.clone());
+            }
+        }
+        record.options = options;
+        record.owner = Some(self.owner.id().to_owned());
+        self.recorder.create(record.clone(), Vec::new()).await?;
+        Ok(Begun { engine, record })
+    }
+
+    /// Runs an execution [`Executions::begin`] recorded to its end.
+    pub async fn run_begun(
+        &self,
+        begun: Begun,
+        machine: &StateMachine,
+    ) -> anyhow::Result<Execution> {
+        self.run(&begun.engine, machine, &begun.record, Journal::default(), 0)
             .await
     }
 
@@ -408,6 +475,52 @@ impl Executions {
             .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
         let record = self.store.get(&record.arn)?;
         self.continue_execution(&record, false).await
+    }
+
+    /// The first half of [`Executions::redrive`]: refuses what AWS refuses,
+    /// records the redrive, and returns the RUNNING record without running
+    /// it, so a caller (the API's RedriveExecution) can answer at once;
+    /// [`Executions::run_redriven`] runs it.
+    pub async fn begin_redrive(&self, id: &str) -> anyhow::Result<ExecutionRecord> {
+        let record = self.store.get(id)?;
+        if let Some(reason) = record.redrive_refusal(OffsetDateTime::now_utc()) {
+            return Err(StoreError::ExecutionNotRedrivable {
+                arn: record.arn,
+                reason,
+            }
+            .into());
+        }
+        let events = self.store.events(&record.arn)?;
+        let live: Vec<&KeyedEvent> = events
+            .iter()
+            .filter(|e| !e.superseded)
+            .map(|e| &e.event)
+            .collect();
+        let superseded = journal::superseded_by_redrive(live.iter().copied());
+        let count = record.redrive_count + 1;
+        let now = OffsetDateTime::now_utc();
+        let last = events.iter().map(|e| e.event.event.id).max().unwrap_or(0);
+        let redriven = KeyedEvent {
+            key: EventKey::redriven(count),
+            event: HistoryEvent {
+                id: last + 1,
+                previous_event_id: last,
+                timestamp: now,
+                kind: "ExecutionRedriven".into(),
+                details: Some((
+                    "executionRedrivenEventDetails".into(),
+                    json!({"redriveCount": count}),
+                )),
+            },
+        };
+        self.store
+            .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
+        Ok(self.store.get(&record.arn)?)
+    }
+
+    /// Runs an execution [`Executions::begin_redrive`] restarted to its end.
+    pub async fn run_redriven(&self, record: &ExecutionRecord) -> anyhow::Result<Execution> {
+        self.continue_execution(record, false).await
     }
 
     fn runner(&self, manifest: Option<&Path>) -> anyhow::Result<Arc<dyn TaskRunner>> {

@@ -10,6 +10,7 @@ mod pipeline;
 mod profile;
 mod progress;
 mod run;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ enum Command {
     Redrive(executions::IdArgs),
     /// Continue every RUNNING execution whose host process died.
     Resume(executions::ResumeArgs),
+    /// Serve the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Stop(args) => executions::stop(args),
         Command::Redrive(args) => executions::redrive(args),
         Command::Resume(args) => executions::resume(args),
+        Command::Serve(args) => serve::serve(args),
     };
     match result {
         Ok(code) => code,

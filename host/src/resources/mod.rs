@@ -99,7 +99,7 @@ use crate::sandbox::{
     TenantLimits,
 };
 
-pub use manifest::{MANIFEST_FILE, Manifest, TaskDecl};
+pub use manifest::{MANIFEST_FILE, MachineDecl, Manifest, TaskDecl};
 
 /// The tasks of a manifest, every component compiled and linked up front.
 pub struct WasmTasks {

@@ -27,6 +27,7 @@
 //! expired, instead of [`owner_alive`]'s file lock) and fence writes with the
 //! lease so a host that lost its lease cannot append.
 
+pub mod machines;
 mod memory;
 mod owner;
 mod recorder;
@@ -42,6 +43,7 @@ use time::OffsetDateTime;
 use crate::engine::ExecutionType;
 use crate::engine::journal::{Journal, KeyedEvent};
 
+pub use machines::{AliasRecord, MachineRecord, MachineStore, Put, VersionRecord};
 pub use memory::MemoryStore;
 pub use owner::{OwnerLock, owner_alive};
 pub use recorder::{Recorder, RecorderError};

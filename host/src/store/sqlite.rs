@@ -11,6 +11,8 @@
 //! refuses, before writing a byte: a file that is not SQLite, an SQLite file
 //! of another application, one from a newer schema, and a corrupt one.
 
+mod machines;
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
@@ -206,6 +208,8 @@ impl SqliteStore {
                 });
             }
         }
+        // The file is ours: the state machine tables are added if absent.
+        conn.execute_batch(machines::SCHEMA).map_err(e)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(e)?;
