@@ -314,7 +314,7 @@ async fn get_record(
 
 /// Either kind of execution, by ARN.
 enum Found {
-    Standard(ExecutionRecord),
+    Standard(Box<ExecutionRecord>),
     Express(Arc<ExpressRun>),
 }
 
@@ -328,7 +328,7 @@ async fn find_any(service: &Service, arn: &str) -> Result<(ExecutionRef, Found),
         return Ok((reference, Found::Express(run)));
     }
     let record = get_record(service, &reference.arn, arn).await?;
-    Ok((reference, Found::Standard(record)))
+    Ok((reference, Found::Standard(Box::new(record))))
 }
 
 /// What DescribeStateMachineForExecution needs of an execution.
@@ -341,11 +341,14 @@ pub struct ExecutionMachine {
 pub async fn find(service: &Service, arn: &str) -> Result<ExecutionMachine, ApiError> {
     let (reference, found) = find_any(service, arn).await?;
     Ok(match found {
-        Found::Standard(record) => ExecutionMachine {
-            machine_name: record.state_machine_name,
-            definition: record.definition,
-            start_date: record.start_date,
-        },
+        Found::Standard(record) => {
+            let record = *record;
+            ExecutionMachine {
+                machine_name: record.state_machine_name,
+                definition: record.definition,
+                start_date: record.start_date,
+            }
+        }
         Found::Express(run) => {
             let machine = service.machine(&reference.machine, arn).await?;
             ExecutionMachine {

@@ -96,7 +96,8 @@ pub trait MachineStore: Send + Sync {
     /// False when there was no such version.
     fn delete_version(&self, name: &str, version: u32) -> Result<bool, StoreError>;
 
-    /// Creates or updates an alias per `put`; false when refused.
+    /// Creates or updates an alias per `put`; false when refused (also
+    /// when its machine does not exist).
     fn put_alias(&self, alias: &AliasRecord, put: Put) -> Result<bool, StoreError>;
 
     fn alias(&self, machine: &str, name: &str) -> Result<Option<AliasRecord>, StoreError>;
@@ -109,9 +110,127 @@ pub trait MachineStore: Send + Sync {
     /// The tags of a state machine, by key.
     fn tags(&self, machine: &str) -> Result<Vec<(String, String)>, StoreError>;
 
-    /// Adds or overwrites tags of a state machine.
+    /// Adds or overwrites tags of a state machine (none when it does not exist).
     fn set_tags(&self, machine: &str, tags: &[(String, String)]) -> Result<(), StoreError>;
 
     /// Removes tags of a state machine by key; absent keys are ignored.
     fn remove_tags(&self, machine: &str, keys: &[String]) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemoryStore, SqliteStore};
+
+    fn machine(name: &str, definition: &str) -> MachineRecord {
+        MachineRecord {
+            name: name.into(),
+            kind: ExecutionType::Standard,
+            definition: definition.into(),
+            role_arn: "r".into(),
+            config: serde_json::json!({}),
+            revision_id: format!("rev-{definition}"),
+            creation_date: OffsetDateTime::UNIX_EPOCH,
+            update_date: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// The same rules, whichever store keeps them.
+    fn check(store: &dyn MachineStore) {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        assert!(store.put_machine(&machine("m", "a"), Put::Create).unwrap());
+        assert!(!store.put_machine(&machine("m", "b"), Put::Create).unwrap());
+        assert!(!store.put_machine(&machine("x", "b"), Put::Update).unwrap());
+        let v1 = store
+            .publish_version("m", Some("one"), now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v1.version, 1);
+        // Publishing the same revision again is the same version.
+        assert_eq!(
+            store.publish_version("m", None, now).unwrap(),
+            Some(v1.clone())
+        );
+        assert!(store.put_machine(&machine("m", "b"), Put::Update).unwrap());
+        let v2 = store.publish_version("m", None, now).unwrap().unwrap();
+        assert_eq!((v2.version, v2.definition.as_str()), (2, "b"));
+        assert!(store.delete_version("m", 2).unwrap());
+        assert!(store.put_machine(&machine("m", "c"), Put::Update).unwrap());
+        // Numbers are never reused.
+        assert_eq!(
+            store
+                .publish_version("m", None, now)
+                .unwrap()
+                .unwrap()
+                .version,
+            3
+        );
+        let listed: Vec<u32> = store
+            .versions("m")
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(listed, [3, 1]);
+        assert_eq!(store.version("m", 1).unwrap().unwrap().definition, "a");
+        let alias = AliasRecord {
+            machine: "m".into(),
+            name: "prod".into(),
+            description: None,
+            routing: vec![(1, 30), (3, 70)],
+            creation_date: now,
+            update_date: now,
+        };
+        assert!(store.put_alias(&alias, Put::Create).unwrap());
+        assert!(!store.put_alias(&alias, Put::Create).unwrap());
+        let orphan = AliasRecord {
+            machine: "none".into(),
+            ..alias.clone()
+        };
+        assert!(!store.put_alias(&orphan, Put::Create).unwrap());
+        assert_eq!(store.alias("m", "prod").unwrap(), Some(alias));
+        store
+            .set_tags("m", &[("a".into(), "1".into()), ("b".into(), "2".into())])
+            .unwrap();
+        store.set_tags("m", &[("a".into(), "3".into())]).unwrap();
+        store.remove_tags("m", &["b".into()]).unwrap();
+        assert_eq!(store.tags("m").unwrap(), [("a".to_owned(), "3".to_owned())]);
+        store.set_tags("none", &[("a".into(), "1".into())]).unwrap();
+        assert!(store.tags("none").unwrap().is_empty());
+        assert!(store.put_machine(&machine("k", "z"), Put::Create).unwrap());
+        let names: Vec<String> = store
+            .machines()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["k", "m"]);
+        // A delete takes versions, aliases and tags with it.
+        assert!(store.delete_machine("m").unwrap());
+        assert!(!store.delete_machine("m").unwrap());
+        assert!(store.machine("m").unwrap().is_none());
+        assert!(store.versions("m").unwrap().is_empty());
+        assert!(store.aliases("m").unwrap().is_empty());
+        assert!(store.tags("m").unwrap().is_empty());
+        assert!(store.put_machine(&machine("m", "a"), Put::Create).unwrap());
+        assert_eq!(
+            store
+                .publish_version("m", None, now)
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
+    }
+
+    #[test]
+    fn sqlite_keeps_machines_versions_aliases_and_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        check(&SqliteStore::open(dir.path().join("e.db")).unwrap());
+    }
+
+    #[test]
+    fn memory_keeps_machines_versions_aliases_and_tags() {
+        check(&MemoryStore::new());
+    }
 }

@@ -366,7 +366,8 @@ impl MachineStore for SqliteStore {
             Put::Create => conn.execute(
                 &format!(
                     "INSERT OR IGNORE INTO state_machine_aliases ({ALIAS_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6 \
+                     WHERE EXISTS (SELECT 1 FROM state_machines WHERE name = ?1)"
                 ),
                 params![
                     alias.machine,
@@ -434,7 +435,8 @@ impl MachineStore for SqliteStore {
         let tx = self.immediate(&mut conn)?;
         for (key, value) in tags {
             tx.execute(
-                "INSERT INTO state_machine_tags (machine, key, value) VALUES (?1, ?2, ?3) \
+                "INSERT INTO state_machine_tags (machine, key, value) \
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM state_machines WHERE name = ?1) \
                  ON CONFLICT (machine, key) DO UPDATE SET value = excluded.value",
                 params![machine, key, value],
             )
