@@ -15,7 +15,7 @@ use super::arn::{self, ExecutionRef};
 use super::express::ExpressRun;
 use super::protocol::{ApiError, Request, echo, epoch, valid_name};
 use super::{Service, Target};
-use crate::engine::{Engine, Execution, ExecutionRequest, ExecutionType, HistoryEvent};
+use crate::engine::{Engine, ExecutionRequest, ExecutionType, HistoryEvent};
 use crate::executions::{RunOptions, Start};
 use crate::store::{ExecutionRecord, ExecutionStatus, RecorderError, StopRequest, StoreError};
 
@@ -201,7 +201,7 @@ fn begin_express(
     if !announce {
         return run;
     }
-    service.express.put(ExpressRun {
+    service.express.put(Arc::new(ExpressRun {
         arn: run.arn.clone(),
         name: run.name.clone(),
         machine_name: run.machine_name.clone(),
@@ -210,7 +210,7 @@ fn begin_express(
         input: run.input.clone(),
         start_date: run.start_date,
         outcome: None,
-    });
+    }));
     run
 }
 
@@ -220,7 +220,7 @@ async fn finish_express(
     target: &Target,
     mut run: ExpressRun,
     input: Value,
-) -> Execution {
+) -> Arc<ExpressRun> {
     let request = ExecutionRequest {
         name: Some(run.name.clone()),
         state_machine_name: target.name.clone(),
@@ -231,9 +231,10 @@ async fn finish_express(
     };
     let mut execution = service.engine().execute(&target.machine, request).await;
     execution.execution_arn = run.arn.clone();
-    run.outcome = Some(execution.clone());
-    service.express.put(run);
-    execution
+    run.outcome = Some(execution);
+    let run = Arc::new(run);
+    service.express.put(run.clone());
+    run
 }
 
 pub async fn start_sync(service: &Arc<Service>, request: Request) -> Result<Value, ApiError> {
@@ -246,19 +247,23 @@ pub async fn start_sync(service: &Arc<Service>, request: Request) -> Result<Valu
         ));
     }
     let run = begin_express(service, &target, &start, false);
-    let input_text = run.input.clone();
-    let execution = finish_express(service, &target, run, start.input).await;
+    let run = finish_express(service, &target, run, start.input).await;
+    let Some(execution) = &run.outcome else {
+        return Err(ApiError::internal(&anyhow::anyhow!(
+            "an Express execution ended without an outcome"
+        )));
+    };
     let billed = (execution.stop_date - execution.start_date)
         .whole_milliseconds()
         .max(1);
     let mut answer = json!({
-        "executionArn": execution.execution_arn,
+        "executionArn": run.arn,
         "stateMachineArn": target.version_arn.as_deref().map_or_else(|| arn::machine_arn(&target.name), str::to_owned),
-        "name": execution.name,
+        "name": run.name,
         "startDate": epoch(execution.start_date),
         "stopDate": epoch(execution.stop_date),
         "status": execution.status.as_str(),
-        "input": input_text,
+        "input": run.input,
         "inputDetails": {"included": true},
         "billingDetails": {
             "billedMemoryUsedInMB": 64,

@@ -59,14 +59,14 @@ impl Recent {
 
     /// Keeps `run`, replacing the run of the same ARN, and forgets the
     /// oldest past the count or age bound.
-    pub fn put(&self, run: ExpressRun) {
+    pub fn put(&self, run: Arc<ExpressRun>) {
         if !self.enabled() {
             return;
         }
         let now = Instant::now();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let arn = run.arn.clone();
-        if inner.runs.insert(arn.clone(), Arc::new(run)).is_none() {
+        if inner.runs.insert(arn.clone(), run).is_none() {
             inner.order.push_back((arn, now));
         }
         while let Some((oldest, at)) = inner.order.front() {
@@ -125,11 +125,11 @@ mod tests {
     fn keeps_the_latest_within_the_count() {
         let recent = Recent::new(2, Duration::from_secs(60));
         for arn in ["a", "b", "c"] {
-            recent.put(run(arn));
+            recent.put(Arc::new(run(arn)));
         }
         assert!(recent.get("a").is_none());
         assert!(recent.get("c").is_some());
-        recent.put(run("b"));
+        recent.put(Arc::new(run("b")));
         let names: Vec<String> = recent
             .of_machine("m")
             .iter()
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn keeps_nothing_when_disabled() {
         let recent = Recent::new(0, Duration::from_secs(60));
-        recent.put(run("a"));
+        recent.put(Arc::new(run("a")));
         assert!(recent.get("a").is_none());
     }
 }
