@@ -311,7 +311,7 @@ fn invalid(problems: &[asl::Diagnostic]) -> ApiError {
 pub fn router(service: Arc<Service>) -> axum::Router {
     let limit = service.options.body_limit;
     axum::Router::new()
-        .route("/", axum::routing::post(handle))
+        .route("/", axum::routing::post(handle).fallback(not_found))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(service)

@@ -76,6 +76,15 @@ fn answers_are_aws_json_with_request_ids_and_aws_errors() {
     assert_eq!(refused.status, 413);
     assert!(refused.body.contains("1048576"), "{}", refused.body);
 
+    let get = server.raw_method("GET", "localhost", &[], b"");
+    assert_eq!(get.status, 404);
+    assert!(get.header("x-amzn-requestid").is_some());
+    assert!(
+        get.json()["__type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("#UnknownOperationException"))
+    );
+
     // The server still serves after all of that.
     let listed = server.raw(
         "localhost",

@@ -90,12 +90,22 @@ impl Server {
 
     /// One raw HTTP/1.1 request; the status, headers (lowercase) and body.
     pub fn raw(&self, host: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+        self.raw_method("POST", host, headers, body)
+    }
+
+    pub fn raw_method(
+        &self,
+        method: &str,
+        host: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> RawResponse {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         let mut request = format!(
-            "POST / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
         for (name, value) in headers {
