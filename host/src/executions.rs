@@ -47,6 +47,51 @@ pub struct Executions {
     /// Task runners by manifest, so resumed executions share compiled tasks.
     runners: Mutex<HashMap<Option<PathBuf>, Arc<dyn TaskRunner>>>,
     observer: Option<Arc<dyn Observer>>,
+    stops: Arc<StopPoller>,
+}
+
+/// Who waits for a stop request, and the one task that looks for them.
+#[derive(Default)]
+struct StopPoller {
+    waiting: Mutex<HashMap<String, tokio::sync::oneshot::Sender<StopRequest>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl StopPoller {
+    /// Starts the poller in the current runtime unless it runs.
+    fn ensure_polling(self: &Arc<Self>, store: &Arc<dyn Store>, owner: &str) {
+        let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let (poller, store, owner) = (self.clone(), store.clone(), owner.to_owned());
+        *task = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STOP_POLL).await;
+                let wanted = {
+                    let mut waiting = poller.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                    // Executions that ended no longer listen.
+                    waiting.retain(|_, sender| !sender.is_closed());
+                    !waiting.is_empty()
+                };
+                if !wanted {
+                    continue;
+                }
+                let (store, owner) = (store.clone(), owner.clone());
+                let Ok(Ok(requests)) =
+                    tokio::task::spawn_blocking(move || store.stop_requests(&owner)).await
+                else {
+                    continue;
+                };
+                let mut waiting = poller.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                for (arn, request) in requests {
+                    if let Some(sender) = waiting.remove(&arn) {
+                        let _ = sender.send(request);
+                    }
+                }
+            }
+        }));
+    }
 }
 
 /// The settings an execution runs with, kept with it so a resume or redrive
@@ -130,6 +175,7 @@ impl Executions {
             dir: dir.to_owned(),
             runners: Mutex::new(HashMap::new()),
             observer: None,
+            stops: Arc::default(),
         })
     }
 
@@ -345,18 +391,21 @@ impl Executions {
         Ok(execution)
     }
 
-    /// Resolves when someone asks to stop execution `arn`.
+    /// Resolves when someone asks to stop execution `arn`. One poller per
+    /// process asks the store for the stop requests of all the executions
+    /// it runs, so thousands running cost one query per [`STOP_POLL`].
     async fn stop_requested(&self, arn: &str) -> StopRequest {
-        loop {
-            tokio::time::sleep(STOP_POLL).await;
-            let store = self.store.clone();
-            let arn = arn.to_owned();
-            let found = tokio::task::spawn_blocking(move || store.get(&arn)).await;
-            if let Ok(Ok(record)) = found
-                && let Some(request) = record.stop_request
-            {
-                return request;
-            }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.stops
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(arn.to_owned(), sender);
+        self.stops.ensure_polling(&self.store, self.owner.id());
+        match receiver.await {
+            Ok(request) => request,
+            // The poller is gone (its runtime ended): nothing will ask.
+            Err(_) => std::future::pending().await,
         }
     }
 

@@ -17,7 +17,8 @@
 //! **Invariants.** A request can only get an AWS-shaped answer: every
 //! failure is an [`ApiError`], a handler that panics is caught and answered
 //! as `InternalFailure`, and nothing is written to the store before the
-//! request is fully checked. Anything echoed from a request in a message
+//! request is fully checked. An operation runs in a task of its own, so a
+//! client hanging up never cuts one halfway. Anything echoed from a request in a message
 //! is cut to 256 characters. An execution runs the definition it was
 //! started with (kept in its record): an update, publish or alias change
 //! never changes one already running.
@@ -38,7 +39,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::FutureExt as _;
 use serde_json::Value;
 
 use crate::asl::model::StateMachine;
@@ -351,16 +351,19 @@ async fn handle(
         return respond(Err(unknown_operation(target)));
     };
     let op = op.to_owned();
-    // A panic in an operation is a bug: answer it, keep serving.
-    let outcome = std::panic::AssertUnwindSafe(service.dispatch(&op, &body))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            Err(ApiError::internal(&anyhow::anyhow!(
-                "the host failed while serving {}; see its log",
-                protocol::echo(&op)
-            )))
-        });
+    // In a task of its own: a client that hangs up does not cancel an
+    // operation halfway (a Standard execution recorded but never run), and
+    // a panic (a bug) is answered while the server keeps serving.
+    let task = {
+        let op = op.clone();
+        tokio::spawn(async move { service.dispatch(&op, &body).await })
+    };
+    let outcome = task.await.unwrap_or_else(|_| {
+        Err(ApiError::internal(&anyhow::anyhow!(
+            "the host failed while serving {}; see its log",
+            protocol::echo(&op)
+        )))
+    });
     if let Err(e) = &outcome
         && e.status.is_server_error()
     {

@@ -94,6 +94,16 @@ pub trait Store: Send + Sync {
     /// execution had already ended.
     fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError>;
 
+    /// The stop requests of the RUNNING executions `owner` runs, by ARN.
+    fn stop_requests(&self, owner: &str) -> Result<Vec<(String, StopRequest)>, StoreError> {
+        Ok(self
+            .list(Some(ExecutionStatus::Running))?
+            .into_iter()
+            .filter(|r| r.owner.as_deref() == Some(owner))
+            .filter_map(|r| r.stop_request.map(|request| (r.arn, request)))
+            .collect())
+    }
+
     /// Restarts a FAILED, TIMED_OUT or ABORTED execution, in one transaction:
     /// marks `superseded_ids` superseded, sets RUNNING with `new_owner`,
     /// clears output, error, cause, stop date and stop request, counts the

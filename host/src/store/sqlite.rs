@@ -532,6 +532,27 @@ impl Store for SqliteStore {
         Ok(changed == 1)
     }
 
+    fn stop_requests(&self, owner: &str) -> Result<Vec<(String, StopRequest)>, StoreError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT arn, stop_error, stop_cause FROM executions \
+                 WHERE status = 'RUNNING' AND stop_requested = 1 AND owner = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        st.query_map([owner], |r| {
+            Ok((
+                r.get(0)?,
+                StopRequest {
+                    error: r.get(1)?,
+                    cause: r.get(2)?,
+                },
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
     fn redrive(
         &self,
         arn: &str,
