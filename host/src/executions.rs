@@ -54,6 +54,51 @@ pub struct Executions {
     observer: Option<Arc<dyn Observer>>,
     /// Resumes that ended with the host dead, per execution.
     attempts: ResumeAttempts,
+    stops: Arc<StopPoller>,
+}
+
+/// Who waits for a stop request, and the one task that looks for them.
+#[derive(Default)]
+struct StopPoller {
+    waiting: Mutex<HashMap<String, tokio::sync::oneshot::Sender<StopRequest>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl StopPoller {
+    /// Starts the poller in the current runtime unless it runs.
+    fn ensure_polling(self: &Arc<Self>, store: &Arc<dyn Store>, owner: &str) {
+        let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let (poller, store, owner) = (self.clone(), store.clone(), owner.to_owned());
+        *task = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STOP_POLL).await;
+                let wanted = {
+                    let mut waiting = poller.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                    // Executions that ended no longer listen.
+                    waiting.retain(|_, sender| !sender.is_closed());
+                    !waiting.is_empty()
+                };
+                if !wanted {
+                    continue;
+                }
+                let (store, owner) = (store.clone(), owner.clone());
+                let Ok(Ok(requests)) =
+                    tokio::task::spawn_blocking(move || store.stop_requests(&owner)).await
+                else {
+                    continue;
+                };
+                let mut waiting = poller.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                for (arn, request) in requests {
+                    if let Some(sender) = waiting.remove(&arn) {
+                        let _ = sender.send(request);
+                    }
+                }
+            }
+        }));
+    }
 }
 
 /// The settings an execution runs with, kept with it so a resume or redrive
@@ -107,6 +152,18 @@ pub struct Start<'a> {
     pub options: RunOptions,
 }
 
+/// An execution recorded by [`Executions::begin`], not yet run.
+pub struct Begun {
+    engine: Engine,
+    record: ExecutionRecord,
+}
+
+impl Begun {
+    pub fn record(&self) -> &ExecutionRecord {
+        &self.record
+    }
+}
+
 impl Executions {
     /// Opens (or creates) the SQLite store at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
@@ -126,6 +183,7 @@ impl Executions {
             runners: Mutex::new(HashMap::new()),
             observer: None,
             attempts: ResumeAttempts::new(dir),
+            stops: Arc::default(),
         })
     }
 
@@ -182,6 +240,68 @@ impl Executions {
         self.recorder.create(record.clone(), Vec::new()).await?;
         self.run(&engine, start.machine, &record, Journal::default(), 0, None)
             .await
+    }
+
+    /// Records a new execution without running it, so a caller (the API's
+    /// StartExecution) can answer before it ends; [`Executions::run_begun`]
+    /// runs it. `labels` are kept in the record's options beside the run
+    /// settings (e.g. the version or alias ARN it was started through).
+    pub async fn begin(
+        &self,
+        start: Start<'_>,
+        tasks: Arc<dyn TaskRunner>,
+        labels: &[(&str, Value)],
+    ) -> anyhow::Result<Begun> {
+        let name = start
+            .name
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let arn =
+            crate::engine::execution_arn(ExecutionType::Standard, start.state_machine_name, &name);
+        let engine = self.engine(&start.options, tasks.clone());
+        let manifest = start
+            .manifest
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
+        self.runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(manifest.clone(), tasks);
+        let mut record = ExecutionRecord::new_running(
+            arn,
+            name,
+            start.state_machine_name,
+            ExecutionType::Standard,
+            start.definition,
+            start.input,
+            engine.now(),
+        );
+        record.manifest = manifest;
+        let mut options = start.options.to_json();
+        if let Some(object) = options.as_object_mut() {
+            for (key, value) in labels {
+                object.insert((*key).to_owned(), value.clone());
+            }
+        }
+        record.options = options;
+        record.owner = Some(self.owner.id().to_owned());
+        self.recorder.create(record.clone(), Vec::new()).await?;
+        Ok(Begun { engine, record })
+    }
+
+    /// Runs an execution [`Executions::begin`] recorded to its end.
+    pub async fn run_begun(
+        &self,
+        begun: Begun,
+        machine: &StateMachine,
+    ) -> anyhow::Result<Execution> {
+        self.run(
+            &begun.engine,
+            machine,
+            &begun.record,
+            Journal::default(),
+            0,
+            None,
+        )
+        .await
     }
 
     /// Continues every RUNNING execution whose owner process is gone, and
@@ -387,18 +507,21 @@ impl Executions {
         Ok(execution)
     }
 
-    /// Resolves when someone asks to stop execution `arn`.
+    /// Resolves when someone asks to stop execution `arn`. One poller per
+    /// process asks the store for the stop requests of all the executions
+    /// it runs, so thousands running cost one query per [`STOP_POLL`].
     async fn stop_requested(&self, arn: &str) -> StopRequest {
-        loop {
-            tokio::time::sleep(STOP_POLL).await;
-            let store = self.store.clone();
-            let arn = arn.to_owned();
-            let found = tokio::task::spawn_blocking(move || store.get(&arn)).await;
-            if let Ok(Ok(record)) = found
-                && let Some(request) = record.stop_request
-            {
-                return request;
-            }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.stops
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(arn.to_owned(), sender);
+        self.stops.ensure_polling(&self.store, self.owner.id());
+        match receiver.await {
+            Ok(request) => request,
+            // The poller is gone (its runtime ended): nothing will ask.
+            Err(_) => std::future::pending().await,
         }
     }
 
@@ -491,8 +614,16 @@ impl Executions {
     /// Restarts a FAILED, TIMED_OUT or ABORTED execution from its
     /// unsuccessful steps and runs it to its end.
     pub async fn redrive(&self, id: &str) -> anyhow::Result<Execution> {
+        let record = self.begin_redrive(id).await?;
+        self.run_redriven(&record).await
+    }
+
+    /// The first half of [`Executions::redrive`]: refuses what AWS refuses,
+    /// records the redrive, and returns the RUNNING record without running
+    /// it, so a caller (the API's RedriveExecution) can answer at once;
+    /// [`Executions::run_redriven`] runs it.
+    pub async fn begin_redrive(&self, id: &str) -> anyhow::Result<ExecutionRecord> {
         let record = self.store.get(id)?;
-        // The store checks the status again, atomically with the redrive.
         if let Some(reason) = record.redrive_refusal(OffsetDateTime::now_utc()) {
             return Err(StoreError::ExecutionNotRedrivable {
                 arn: record.arn,
@@ -525,11 +656,14 @@ impl Executions {
         };
         self.store
             .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
-        let record = self.store.get(&record.arn)?;
         // Asked for by hand: earlier resumes that died do not count against it.
         self.attempts.clear(&record.arn);
-        self.continue_execution(&record, false, Arc::default())
-            .await
+        Ok(self.store.get(&record.arn)?)
+    }
+
+    /// Runs an execution [`Executions::begin_redrive`] restarted to its end.
+    pub async fn run_redriven(&self, record: &ExecutionRecord) -> anyhow::Result<Execution> {
+        self.continue_execution(record, false, Arc::default()).await
     }
 
     fn runner(&self, manifest: Option<&Path>) -> anyhow::Result<Arc<dyn TaskRunner>> {

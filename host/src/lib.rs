@@ -4,6 +4,7 @@
 //! Layers, each depending only on those below it:
 //! `cli → engine → {asl, query, resources} → sandbox`. See ARCHITECTURE.md.
 
+pub mod api;
 pub mod asl;
 pub mod cli;
 pub mod engine;

@@ -11,6 +11,7 @@ mod pipeline;
 mod profile;
 mod progress;
 mod run;
+mod serve;
 mod task_build;
 mod test_state;
 mod validate;
@@ -52,6 +53,8 @@ enum Command {
     Redrive(executions::IdArgs),
     /// Continue every RUNNING execution whose host process died.
     Resume(executions::ResumeArgs),
+    /// Serve the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs.
+    Serve(serve::ServeArgs),
     /// Build task components from other languages.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -106,6 +109,7 @@ pub fn main() -> ExitCode {
         Command::Redrive(args) => executions::redrive(args),
         Command::Resume(args) => executions::resume(args),
         Command::Task(TaskCommand::Build(args)) => task_build::build(args),
+        Command::Serve(args) => serve::serve(args),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,18 @@ pub struct Manifest {
     path: PathBuf,
     tasks: BTreeMap<String, TaskDecl>,
     tenants: BTreeMap<String, TenantLimits>,
+    state_machines: BTreeMap<String, MachineDecl>,
+}
+
+/// A state machine the manifest declares, for `host serve` to create or
+/// update at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineDecl {
+    pub name: String,
+    /// The definition file, resolved against the manifest's directory.
+    pub definition: PathBuf,
+    /// `type = "EXPRESS"`; Standard otherwise.
+    pub express: bool,
 }
 
 /// One task as the manifest declares it, paths resolved.
@@ -71,10 +83,27 @@ impl Manifest {
                 .with_context(|| format!("task manifest {shown:?}: task {name:?}"))?;
             tasks.insert(name, task);
         }
+        let mut state_machines = BTreeMap::new();
+        for (name, raw) in raw.state_machines {
+            let express = match raw.kind.as_deref() {
+                None | Some("STANDARD") => false,
+                Some("EXPRESS") => true,
+                Some(other) => bail!(
+                    "task manifest {shown:?}: state machine {name:?}: type {other:?} is neither \"STANDARD\" nor \"EXPRESS\""
+                ),
+            };
+            let decl = MachineDecl {
+                definition: base.join(raw.definition),
+                name: name.clone(),
+                express,
+            };
+            state_machines.insert(name, decl);
+        }
         Ok(Manifest {
             path: path.to_owned(),
             tasks,
             tenants,
+            state_machines,
         })
     }
 
@@ -98,6 +127,11 @@ impl Manifest {
     /// The declared tasks, by name.
     pub fn tasks(&self) -> &BTreeMap<String, TaskDecl> {
         &self.tasks
+    }
+
+    /// The declared state machines, by name.
+    pub fn state_machines(&self) -> &BTreeMap<String, MachineDecl> {
+        &self.state_machines
     }
 
     /// The declared tenants, by name (the default tenant only when declared).
@@ -268,6 +302,16 @@ struct RawManifest {
     tasks: BTreeMap<String, toml::Value>,
     #[serde(default)]
     tenants: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    state_machines: BTreeMap<String, RawStateMachine>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStateMachine {
+    definition: PathBuf,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -119,7 +119,7 @@ use crate::sandbox::{
 };
 
 pub use lambda_invoke::{LAMBDA_INVOKE, LambdaInvoke, function_arn, invoke_response};
-pub use manifest::{MANIFEST_FILE, Manifest, TaskDecl};
+pub use manifest::{MANIFEST_FILE, MachineDecl, Manifest, TaskDecl};
 
 /// The tasks of a manifest, every component compiled and linked up front.
 pub struct WasmTasks {

@@ -1,6 +1,8 @@
 //! The in-memory store: Express executions (at-least-once, gone with the
 //! process) and tests. Same rules as the SQLite store, nothing durable.
 
+mod machines;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
@@ -13,6 +15,8 @@ use crate::engine::journal::{EventKey, KeyedEvent};
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// State machines, versions, aliases and tags ([`super::MachineStore`]).
+    machines: Mutex<machines::Tables>,
 }
 
 #[derive(Default)]

@@ -27,6 +27,7 @@
 //! expired, instead of [`owner_alive`]'s file lock) and fence writes with the
 //! lease so a host that lost its lease cannot append.
 
+pub mod machines;
 mod memory;
 mod owner;
 mod recorder;
@@ -42,6 +43,7 @@ use time::OffsetDateTime;
 use crate::engine::ExecutionType;
 use crate::engine::journal::{Journal, KeyedEvent};
 
+pub use machines::{AliasRecord, MachineRecord, MachineStore, Put, VersionRecord};
 pub use memory::MemoryStore;
 pub use owner::{OwnerLock, owner_alive};
 pub use recorder::{Recorder, RecorderError};
@@ -91,6 +93,16 @@ pub trait Store: Send + Sync {
     /// Asks the owner of a RUNNING execution to stop it. False when the
     /// execution had already ended.
     fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError>;
+
+    /// The stop requests of the RUNNING executions `owner` runs, by ARN.
+    fn stop_requests(&self, owner: &str) -> Result<Vec<(String, StopRequest)>, StoreError> {
+        Ok(self
+            .list(Some(ExecutionStatus::Running))?
+            .into_iter()
+            .filter(|r| r.owner.as_deref() == Some(owner))
+            .filter_map(|r| r.stop_request.map(|request| (r.arn, request)))
+            .collect())
+    }
 
     /// Restarts a FAILED, TIMED_OUT or ABORTED execution, in one transaction:
     /// marks `superseded_ids` superseded, sets RUNNING with `new_owner`,

@@ -11,6 +11,8 @@
 //! refuses, before writing a byte: a file that is not SQLite, an SQLite file
 //! of another application, one from a newer schema, and a corrupt one.
 
+mod machines;
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
@@ -206,6 +208,8 @@ impl SqliteStore {
                 });
             }
         }
+        // The file is ours: the state machine tables are added if absent.
+        conn.execute_batch(machines::SCHEMA).map_err(e)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(e)?;
@@ -526,6 +530,27 @@ impl Store for SqliteStore {
             .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(changed == 1)
+    }
+
+    fn stop_requests(&self, owner: &str) -> Result<Vec<(String, StopRequest)>, StoreError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT arn, stop_error, stop_cause FROM executions \
+                 WHERE status = 'RUNNING' AND stop_requested = 1 AND owner = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        st.query_map([owner], |r| {
+            Ok((
+                r.get(0)?,
+                StopRequest {
+                    error: r.get(1)?,
+                    cause: r.get(2)?,
+                },
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
     }
 
     fn redrive(
