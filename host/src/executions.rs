@@ -211,35 +211,9 @@ impl Executions {
         start: Start<'_>,
         tasks: Arc<dyn TaskRunner>,
     ) -> anyhow::Result<Execution> {
-        let name = start
-            .name
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let arn =
-            crate::engine::execution_arn(ExecutionType::Standard, start.state_machine_name, &name);
-        let engine = self.engine(&start.options, tasks.clone());
-        let manifest = start
-            .manifest
-            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
-        self.runners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(manifest.clone(), tasks);
-        let mut record = ExecutionRecord::new_running(
-            arn,
-            name,
-            start.state_machine_name,
-            ExecutionType::Standard,
-            start.definition,
-            start.input,
-            engine.now(),
-        );
-        record.manifest = manifest;
-        record.options = start.options.to_json();
-        record.owner = Some(self.owner.id().to_owned());
-        // Group-committed with other starts; a used name fails here.
-        self.recorder.create(record.clone(), Vec::new()).await?;
-        self.run(&engine, start.machine, &record, Journal::default(), 0, None)
-            .await
+        let machine = start.machine;
+        let begun = self.begin(start, tasks, &[]).await?;
+        self.run_begun(begun, machine).await
     }
 
     /// Records a new execution without running it, so a caller (the API's
@@ -283,6 +257,7 @@ impl Executions {
         }
         record.options = options;
         record.owner = Some(self.owner.id().to_owned());
+        // Group-committed with other starts; a used name fails here.
         self.recorder.create(record.clone(), Vec::new()).await?;
         Ok(Begun { engine, record })
     }
