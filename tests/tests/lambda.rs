@@ -179,7 +179,10 @@ fn run_case(
     if let Some(want) = expected.get("error").filter(|v| !v.is_null()) {
         let actual = Value::String(execution.error.clone().unwrap_or_default());
         if !same(want, &actual, &masks) {
-            return Err(format!("error {actual}, expected {want}"));
+            return Err(format!(
+                "error {actual} (cause {:?}), expected {want}",
+                execution.cause
+            ));
         }
     }
     if let Some(want) = expected.get("cause").filter(|v| !v.is_null()) {

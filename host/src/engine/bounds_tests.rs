@@ -421,3 +421,24 @@ async fn a_panic_fails_its_execution_not_the_host() {
     let fine = run(&definition, json!({"explode": false}), tasks).await;
     assert_eq!(fine.status, Status::Succeeded);
 }
+
+/// `TimeoutSecondsPath` selects from the state's input, not from the
+/// `Parameters` built from it, as AWS records (lambda/ conformance:
+/// `test_fixed_timeout_service_lambda_with_path`).
+#[tokio::test]
+async fn a_timeout_path_reads_the_state_input() {
+    let definition = json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "echo", "TimeoutSecondsPath": "$.timeout",
+        "Parameters": {"Payload.$": "$.payload"}, "End": true
+    }}});
+    let echo = Arc::new(Echo::default());
+    let execution = run(
+        &definition,
+        json!({"timeout": 7, "payload": 1}),
+        echo.clone(),
+    )
+    .await;
+    assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.cause);
+    let timeout = *echo.0.lock().expect("not poisoned");
+    assert_eq!(timeout, Some(Duration::from_secs(7)));
+}

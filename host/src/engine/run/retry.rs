@@ -234,8 +234,9 @@ impl Run<'_> {
 
     /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`name`): a positive
     /// integer of at most 99,999,999, literal, from a path or JSONata.
-    /// A JSONata field sees the state's input as `$states.input` (as AWS
-    /// records: not the `Arguments`); a path reads the effective input.
+    /// Both read the state's input, not the `Parameters`/`Arguments` built
+    /// from it (as AWS records: a JSONata field sees it as `$states.input`,
+    /// a `...Path` selects from it).
     #[allow(clippy::too_many_arguments, reason = "both inputs a field may read")]
     fn task_seconds(
         &self,
@@ -256,7 +257,7 @@ impl Run<'_> {
                 Ok(u64::try_from(seconds).unwrap_or(1).clamp(1, MAX_SECONDS))
             }
             SecondsField::Path(path) => {
-                let value = self.with_scope(env, input, vars, None, |scope| {
+                let value = self.with_scope(env, states_input, vars, None, |scope| {
                     path.eval(scope).map(Cow::into_owned)
                 });
                 match value.as_ref().and_then(Value::as_u64) {
