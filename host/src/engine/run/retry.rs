@@ -152,19 +152,14 @@ impl Run<'_> {
     ) -> Result<Value, Failure> {
         let timeout = match &task.timeout {
             Some(field) => {
-                Some(self.task_seconds(env, field, "TimeoutSeconds", input, states_input, vars)?)
+                Some(self.task_seconds(env, field, "TimeoutSeconds", states_input, vars)?)
             }
             None => None,
         };
         let heartbeat = match &task.heartbeat {
-            Some(field) => Some(self.task_seconds(
-                env,
-                field,
-                "HeartbeatSeconds",
-                input,
-                states_input,
-                vars,
-            )?),
+            Some(field) => {
+                Some(self.task_seconds(env, field, "HeartbeatSeconds", states_input, vars)?)
+            }
             None => None,
         };
         let events = TaskEvents::for_resource(&task.resource);
@@ -237,13 +232,11 @@ impl Run<'_> {
     /// Both read the state's input, not the `Parameters`/`Arguments` built
     /// from it (as AWS records: a JSONata field sees it as `$states.input`,
     /// a `...Path` selects from it).
-    #[allow(clippy::too_many_arguments, reason = "both inputs a field may read")]
     fn task_seconds(
         &self,
         env: &StateEnv<'_>,
         field: &SecondsField,
         name: &str,
-        input: &Value,
         states_input: &Value,
         vars: &Vars,
     ) -> Result<u64, Failure> {
