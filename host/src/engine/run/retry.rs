@@ -193,13 +193,7 @@ impl Run<'_> {
         match outcome.result.map_err(AslError::bounded) {
             Ok(output) => {
                 if !io::fits(&output, self.engine.payload_limit) {
-                    let error = AslError::new(
-                        names::DATA_LIMIT_EXCEEDED,
-                        format!(
-                            "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                            env.state.name
-                        ),
-                    );
+                    let error = result_too_large(&task.resource);
                     *cursor = self.emit(env, *cursor, events.failed, || {
                         events.error_details(events.failed, &error, usage)
                     });
@@ -213,6 +207,13 @@ impl Run<'_> {
                 Ok(output)
             }
             Err(error) => {
+                // No task may raise a `States.` error of its own (the sandbox
+                // refuses them), so this one is a runner's size check: worded
+                // as AWS words it, naming the resource.
+                let error = match error.error == names::DATA_LIMIT_EXCEEDED {
+                    true => result_too_large(&task.resource),
+                    false => error,
+                };
                 let kind = if error.error == names::TIMEOUT {
                     events.timed_out
                 } else {
@@ -354,4 +355,20 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// AWS's error for a task result past the payload limit. It names the
+/// resource: the function ARN of a Lambda `Resource`, the service of an
+/// integration (`lambda` for `arn:aws:states:::lambda:invoke`).
+fn result_too_large(resource: &str) -> AslError {
+    let subject = match resource.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", _partition, "states", "", "", service, ..] => service.to_string(),
+        _ => resource.to_owned(),
+    };
+    AslError::new(
+        names::DATA_LIMIT_EXCEEDED,
+        format!(
+            "The state/task '{subject}' returned a result with a size exceeding the maximum number of bytes service limit."
+        ),
+    )
 }
