@@ -421,3 +421,68 @@ async fn a_panic_fails_its_execution_not_the_host() {
     let fine = run(&definition, json!({"explode": false}), tasks).await;
     assert_eq!(fine.status, Status::Succeeded);
 }
+
+/// `TimeoutSecondsPath` selects from the state's input, not from the
+/// `Parameters` built from it, as AWS records (lambda/ conformance:
+/// `test_fixed_timeout_service_lambda_with_path`).
+#[tokio::test]
+async fn a_timeout_path_reads_the_state_input() {
+    let definition = json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "echo", "TimeoutSecondsPath": "$.timeout",
+        "Parameters": {"Payload.$": "$.payload"}, "End": true
+    }}});
+    let echo = Arc::new(Echo::default());
+    let execution = run(
+        &definition,
+        json!({"timeout": 7, "payload": 1}),
+        echo.clone(),
+    )
+    .await;
+    assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.cause);
+    let timeout = *echo.0.lock().expect("not poisoned");
+    assert_eq!(timeout, Some(Duration::from_secs(7)));
+}
+
+/// Returns a string past the payload limit.
+struct TooLarge;
+
+impl TaskRunner for TooLarge {
+    fn check_resource(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn invoke<'a>(&'a self, _: TaskCall<'a>) -> TaskFuture<'a> {
+        let big = Value::String("a".repeat(super::DEFAULT_PAYLOAD_LIMIT + 1));
+        Box::pin(async move { Ok(big).into() })
+    }
+}
+
+/// A task result past the limit is `States.DataLimitExceeded`, caught by
+/// `States.ALL`, its cause naming the resource (the service of an
+/// integration, the ARN of a function), as AWS records.
+#[tokio::test]
+async fn a_result_past_the_limit_is_caught_and_names_the_resource() {
+    for (resource, named) in [
+        ("arn:aws:states:::lambda:invoke", "lambda"),
+        (
+            "arn:aws:lambda:us-east-1:111111111111:function:f",
+            "arn:aws:lambda:us-east-1:111111111111:function:f",
+        ),
+    ] {
+        let definition = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource, "End": true,
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+            "Caught": {"Type": "Pass", "End": true}
+        }});
+        let execution = run(&definition, json!({}), Arc::new(TooLarge)).await;
+        assert_eq!(execution.status, Status::Succeeded, "{resource}");
+        let output = execution.output.expect("caught");
+        assert_eq!(output["Error"], "States.DataLimitExceeded");
+        assert_eq!(
+            output["Cause"],
+            format!(
+                "The state/task '{named}' returned a result with a size exceeding the maximum number of bytes service limit."
+            )
+        );
+    }
+}

@@ -65,7 +65,7 @@
 //! | limit | default | protects | when reached |
 //! | --- | --- | --- | --- |
 //! | `fuel` per call | 20e9 units (~1 per wasm instruction, 1–2 s of CPU) | the host's CPU, deterministically: the same input stops at the same point anywhere | `States.Timeout`, cause "ran out of fuel" |
-//! | `timeout_seconds` (or the state's `TimeoutSeconds`) | 60 s | wall-clock time, including time blocked in host calls | `States.Timeout`, cause "ran past its deadline" |
+//! | `timeout_seconds` (or the state's `TimeoutSeconds`) | 60 s | wall-clock time, including time blocked in host calls | `States.Timeout`: no cause for the state's `TimeoutSeconds` (as AWS), else cause "ran past its deadline" |
 //! | `memory_mib` per call | 256 MiB, at most 4096 | the host's memory: all linear memories of the call together | `Sandbox.MemoryLimitExceeded` |
 //! | state input/output size | 256 KiB of compact JSON (`host run --payload-limit`) | the engine's memory and history | `States.DataLimitExceeded` |
 //! | stdout / stderr capture | 64 KiB each per call, head and tail kept | the host's memory and logs | never fails: the rest is counted and dropped |

@@ -40,15 +40,23 @@ pub(crate) struct Budget<'a> {
 }
 
 impl Budget<'_> {
+    /// The state's `TimeoutSeconds` running out is `States.Timeout` with no
+    /// cause, as AWS reports it (the detail goes to the log); the task's own
+    /// limit says which one ran out.
     pub fn deadline_error(&self) -> AslError {
-        let whence = match self.source {
-            DeadlineSource::State => "the state's TimeoutSeconds",
-            DeadlineSource::Task => "the task's timeout_seconds",
-        };
+        if let DeadlineSource::State = self.source {
+            tracing::info!(
+                target: "sandstep::task",
+                task = self.task,
+                timeout_s = self.timeout.as_secs_f64(),
+                "task ran past the state's TimeoutSeconds"
+            );
+            return AslError::new(names::TIMEOUT, "");
+        }
         AslError::new(
             names::TIMEOUT,
             format!(
-                "task \"{}\" ran past its deadline of {} ({whence})",
+                "task \"{}\" ran past its deadline of {} (the task's timeout_seconds)",
                 self.task,
                 seconds(self.timeout)
             ),

@@ -152,19 +152,14 @@ impl Run<'_> {
     ) -> Result<Value, Failure> {
         let timeout = match &task.timeout {
             Some(field) => {
-                Some(self.task_seconds(env, field, "TimeoutSeconds", input, states_input, vars)?)
+                Some(self.task_seconds(env, field, "TimeoutSeconds", states_input, vars)?)
             }
             None => None,
         };
         let heartbeat = match &task.heartbeat {
-            Some(field) => Some(self.task_seconds(
-                env,
-                field,
-                "HeartbeatSeconds",
-                input,
-                states_input,
-                vars,
-            )?),
+            Some(field) => {
+                Some(self.task_seconds(env, field, "HeartbeatSeconds", states_input, vars)?)
+            }
             None => None,
         };
         let events = TaskEvents::for_resource(&task.resource);
@@ -198,13 +193,7 @@ impl Run<'_> {
         match outcome.result.map_err(AslError::bounded) {
             Ok(output) => {
                 if !io::fits(&output, self.engine.payload_limit) {
-                    let error = AslError::new(
-                        names::DATA_LIMIT_EXCEEDED,
-                        format!(
-                            "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                            env.state.name
-                        ),
-                    );
+                    let error = result_too_large(&task.resource);
                     *cursor = self.emit(env, *cursor, events.failed, || {
                         events.error_details(events.failed, &error, usage)
                     });
@@ -218,6 +207,13 @@ impl Run<'_> {
                 Ok(output)
             }
             Err(error) => {
+                // No task may raise a `States.` error of its own (the sandbox
+                // refuses them), so this one is a runner's size check: worded
+                // as AWS words it, naming the resource.
+                let error = match error.error == names::DATA_LIMIT_EXCEEDED {
+                    true => result_too_large(&task.resource),
+                    false => error,
+                };
                 let kind = if error.error == names::TIMEOUT {
                     events.timed_out
                 } else {
@@ -234,15 +230,14 @@ impl Run<'_> {
 
     /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`name`): a positive
     /// integer of at most 99,999,999, literal, from a path or JSONata.
-    /// A JSONata field sees the state's input as `$states.input` (as AWS
-    /// records: not the `Arguments`); a path reads the effective input.
-    #[allow(clippy::too_many_arguments, reason = "both inputs a field may read")]
+    /// Both read the state's input, not the `Parameters`/`Arguments` built
+    /// from it (as AWS records: a JSONata field sees it as `$states.input`,
+    /// a `...Path` selects from it).
     fn task_seconds(
         &self,
         env: &StateEnv<'_>,
         field: &SecondsField,
         name: &str,
-        input: &Value,
         states_input: &Value,
         vars: &Vars,
     ) -> Result<u64, Failure> {
@@ -256,7 +251,7 @@ impl Run<'_> {
                 Ok(u64::try_from(seconds).unwrap_or(1).clamp(1, MAX_SECONDS))
             }
             SecondsField::Path(path) => {
-                let value = self.with_scope(env, input, vars, None, |scope| {
+                let value = self.with_scope(env, states_input, vars, None, |scope| {
                     path.eval(scope).map(Cow::into_owned)
                 });
                 match value.as_ref().and_then(Value::as_u64) {
@@ -360,4 +355,20 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// AWS's error for a task result past the payload limit. It names the
+/// resource: the function ARN of a Lambda `Resource`, the service of an
+/// integration (`lambda` for `arn:aws:states:::lambda:invoke`).
+fn result_too_large(resource: &str) -> AslError {
+    let subject = match resource.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", _partition, "states", "", "", service, ..] => service.to_string(),
+        _ => resource.to_owned(),
+    };
+    AslError::new(
+        names::DATA_LIMIT_EXCEEDED,
+        format!(
+            "The state/task '{subject}' returned a result with a size exceeding the maximum number of bytes service limit."
+        ),
+    )
 }
