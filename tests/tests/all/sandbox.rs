@@ -212,10 +212,8 @@ async fn an_infinite_loop_without_fuel_hits_the_state_deadline() {
     .await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::TIMEOUT);
-    assert!(
-        cause.contains("deadline of 0.2s") && cause.contains("TimeoutSeconds"),
-        "{cause}"
-    );
+    // AWS gives a state's TimeoutSeconds running out no cause; the log has the detail.
+    assert!(cause.is_empty(), "{cause}");
 }
 
 #[tokio::test]
@@ -253,7 +251,7 @@ async fn a_guest_blocked_in_a_host_call_hits_the_deadline() {
     .await;
     let (name, cause) = error(&outcome);
     assert_eq!(name, names::TIMEOUT);
-    assert!(cause.contains("deadline"), "{cause}");
+    assert!(cause.is_empty(), "{cause}");
     // And a short sleep completes.
     let outcome = run(guests::SLEEPER, "1").await;
     assert_eq!(output(&outcome), &json!({"slept": true}));
