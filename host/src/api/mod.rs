@@ -24,6 +24,7 @@
 //! never changes one already running.
 
 mod arn;
+pub mod auth;
 mod executions;
 mod express;
 mod machines;
@@ -307,14 +308,64 @@ fn invalid(problems: &[asl::Diagnostic]) -> ApiError {
     )
 }
 
-/// The API as an axum router.
+/// Who may call the API, and which service answers them.
+pub enum Gateway {
+    /// No credentials (loopback only): one service answers every request.
+    Open(Arc<Service>),
+    /// Every request must be signed (SigV4) by a key of `keys`; each key's
+    /// tenant has a service, and so a store, of its own.
+    Signed {
+        keys: auth::Keys,
+        tenants: HashMap<String, Arc<Service>>,
+    },
+}
+
+impl Gateway {
+    /// The service of whoever sent the request, or why it is refused.
+    pub fn service_for(
+        &self,
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<&Arc<Service>, ApiError> {
+        match self {
+            Gateway::Open(service) => Ok(service),
+            Gateway::Signed { keys, tenants } => {
+                let tenant =
+                    keys.verify(method, uri, headers, body, std::time::SystemTime::now())?;
+                tenants.get(tenant).ok_or_else(|| {
+                    ApiError::internal(&anyhow::anyhow!("tenant {tenant:?} has no service"))
+                })
+            }
+        }
+    }
+
+    fn body_limit(&self) -> usize {
+        match self {
+            Gateway::Open(service) => service.options.body_limit,
+            Gateway::Signed { tenants, .. } => tenants
+                .values()
+                .map(|s| s.options.body_limit)
+                .max()
+                .unwrap_or(DEFAULT_BODY_LIMIT),
+        }
+    }
+}
+
+/// The API as an axum router, open to every caller (loopback).
 pub fn router(service: Arc<Service>) -> axum::Router {
-    let limit = service.options.body_limit;
+    gateway_router(Arc::new(Gateway::Open(service)))
+}
+
+/// The API as an axum router, behind `gateway`'s checks.
+pub fn gateway_router(gateway: Arc<Gateway>) -> axum::Router {
+    let limit = gateway.body_limit();
     axum::Router::new()
         .route("/", axum::routing::post(handle).fallback(not_found))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .with_state(service)
+        .with_state(gateway)
 }
 
 async fn not_found() -> Response {
@@ -325,7 +376,9 @@ async fn not_found() -> Response {
 }
 
 async fn handle(
-    State(service): State<Arc<Service>>,
+    State(gateway): State<Arc<Gateway>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
@@ -338,10 +391,14 @@ async fn handle(
                 message: format!(
                     "the request body could not be read ({}); requests are limited to {} bytes",
                     e.body_text(),
-                    service.options.body_limit
+                    gateway.body_limit()
                 ),
             }));
         }
+    };
+    let service = match gateway.service_for(&method, &uri, &headers, &body) {
+        Ok(service) => service.clone(),
+        Err(e) => return respond(Err(e)),
     };
     let target = headers
         .get("x-amz-target")

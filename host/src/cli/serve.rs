@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::api::{self, ServeOptions, Service};
+use crate::api::auth::Keys;
+use crate::api::{self, Gateway, ServeOptions, Service};
 use crate::engine::{NoTasks, TaskRunner};
 use crate::executions::Executions;
 use crate::resources::{MANIFEST_FILE, MachineDecl, Manifest};
@@ -18,10 +19,17 @@ use crate::store::SqliteStore;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to listen on. Only loopback addresses: requests are not
-    /// authenticated.
+    /// The address to listen on. Without `--credentials`, only loopback
+    /// addresses: requests are then not authenticated.
     #[arg(long, default_value = "127.0.0.1:8083", value_name = "ADDR")]
     listen: SocketAddr,
+    /// A credentials file mapping access key ids to secret keys (by
+    /// reference) and tenants. With it every request must carry an AWS
+    /// Signature Version 4 by one of the keys, each tenant sees only its own
+    /// state machines and executions (kept in `tenants/<tenant>/` beside the
+    /// database) and runs its tasks under its quotas.
+    #[arg(long, value_name = "FILE")]
+    credentials: Option<PathBuf>,
     /// The executions database. Default: `$SANDSTEP_DB`, else
     /// `.sandstep/executions.db` in this directory.
     #[arg(long, value_name = "PATH")]
@@ -44,10 +52,15 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    if !args.listen.ip().is_loopback() {
+    let keys = match &args.credentials {
+        Some(path) => Some(Keys::load(path)?),
+        None => None,
+    };
+    if !args.listen.ip().is_loopback() && keys.is_none() {
         anyhow::bail!(
-            "refusing to listen on {}: this host does not yet verify AWS request signatures, \
-             so it serves only loopback addresses (e.g. --listen 127.0.0.1:8083)",
+            "refusing to listen on {} without --credentials: requests would not be \
+             authenticated. Give a credentials file (see the README's \"Access\"), or listen \
+             on a loopback address (e.g. --listen 127.0.0.1:8083)",
             args.listen
         );
     }
@@ -71,25 +84,46 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         None => Vec::new(),
     };
-    let tasks: Arc<dyn TaskRunner> = match &manifest {
-        Some(path) => crate::resources::load_runner(path)?,
-        None => Arc::new(NoTasks),
-    };
-    let store = Arc::new(SqliteStore::open(&db)?);
-    let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
-    let executions = Arc::new(Executions::with_store(store.clone(), &dir)?);
     let options = ServeOptions {
-        manifest,
+        manifest: manifest.clone(),
         express_keep: args.express_keep,
         express_keep_for: Duration::from_secs(args.express_keep_for),
         virtual_time: args.virtual_time,
         ..ServeOptions::default()
     };
-    let service = Service::new(executions.clone(), store, tasks, options);
+    // Without credentials one service answers everybody; with them each
+    // tenant gets a service over a store of its own, so no query can reach
+    // another tenant's rows.
+    let mut hosted: Vec<(Option<String>, Arc<Service>)> = Vec::new();
+    let gateway = match keys {
+        None => {
+            let service = open_service(&db, manifest.as_deref(), None, options)?;
+            hosted.push((None, service.clone()));
+            Gateway::Open(service)
+        }
+        Some(keys) => {
+            let mut tenants = std::collections::HashMap::new();
+            for tenant in keys.tenants() {
+                let db = tenant_db(&db, &tenant);
+                let service =
+                    open_service(&db, manifest.as_deref(), Some(&tenant), options.clone())
+                        .with_context(|| format!("tenant {tenant:?}"))?;
+                hosted.push((Some(tenant.clone()), service.clone()));
+                tenants.insert(tenant, service);
+            }
+            Gateway::Signed { keys, tenants }
+        }
+    };
+    let signed = matches!(gateway, Gateway::Signed { .. });
     let runtime = super::executions::runtime()?;
     runtime.block_on(async {
-        for line in api::deploy(&service, &declared).await? {
-            eprintln!("host: {line}");
+        for (tenant, service) in &hosted {
+            for line in api::deploy(service, &declared).await? {
+                match tenant {
+                    Some(tenant) => eprintln!("host: tenant {tenant}: {line}"),
+                    None => eprintln!("host: {line}"),
+                }
+            }
         }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -97,19 +131,30 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let bound = listener
             .local_addr()
             .context("cannot read the bound address")?;
+        let access = if signed {
+            format!("signed requests only, {} tenants", hosted.len())
+        } else {
+            "no credentials".to_owned()
+        };
         eprintln!(
-            "host: serving the Step Functions API on http://{bound} (executions in {})",
+            "host: serving the Step Functions API on http://{bound} (executions in {}; {access})",
             db.display()
         );
         // Executions whose host died continue here, beside new requests.
-        let resuming = executions.clone();
-        tokio::spawn(async move {
-            match resuming.resume_orphans(None).await {
-                Ok(resumed) => super::executions::report_resumed(&resumed),
-                Err(e) => eprintln!("host: could not resume the orphaned executions: {e:#}"),
-            }
-        });
-        axum::serve(listener, api::router(service))
+        for (tenant, service) in &hosted {
+            let resuming = service.executions().clone();
+            let tenant = tenant.clone();
+            tokio::spawn(async move {
+                match resuming.resume_orphans(None).await {
+                    Ok(resumed) => super::executions::report_resumed(&resumed),
+                    Err(e) => eprintln!(
+                        "host: could not resume the orphaned executions{}: {e:#}",
+                        tenant.map(|t| format!(" of tenant {t}")).unwrap_or_default()
+                    ),
+                }
+            });
+        }
+        axum::serve(listener, api::gateway_router(Arc::new(gateway)))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("the server failed")
@@ -121,6 +166,38 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // durable up to their last step, and the next start replays them.
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where tenant `tenant`'s store is: `tenants/<tenant>/executions.db` beside
+/// the host's database (tenant names are plain, `auth::valid_tenant`).
+fn tenant_db(db: &std::path::Path, tenant: &str) -> PathBuf {
+    db.parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("tenants")
+        .join(tenant)
+        .join("executions.db")
+}
+
+/// A service over the store at `db`, running the manifest's tasks (for
+/// `tenant`, when given).
+fn open_service(
+    db: &std::path::Path,
+    manifest: Option<&std::path::Path>,
+    tenant: Option<&str>,
+    options: ServeOptions,
+) -> anyhow::Result<Arc<Service>> {
+    let tasks: Arc<dyn TaskRunner> = match manifest {
+        Some(path) => crate::resources::load_runner_for(path, tenant)?,
+        None => Arc::new(NoTasks),
+    };
+    if let Some(dir) = db.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    }
+    let store = Arc::new(SqliteStore::open(db)?);
+    let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
+    let executions = Arc::new(Executions::with_store(store.clone(), &dir)?);
+    Ok(Service::new(executions, store, tasks, options))
 }
 
 /// Resolves at SIGINT or SIGTERM.

@@ -342,11 +342,20 @@ struct RawTask {
     tenant: Option<String>,
 }
 
+/// Where a secret is: `{ env = "HOST_VARIABLE" }` or `{ file = "path" }`
+/// (relative to the file that names it), never its value.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSecret {
+pub struct RawSecret {
     env: Option<String>,
     file: Option<PathBuf>,
+}
+
+impl RawSecret {
+    /// The secret's value; `base` is the directory relative paths start from.
+    pub fn resolve(&self, base: &Path) -> anyhow::Result<String> {
+        resolve_secret(self, base)
+    }
 }
 
 #[derive(Deserialize)]

@@ -119,7 +119,7 @@ use crate::sandbox::{
 };
 
 pub use lambda_invoke::{LAMBDA_INVOKE, LambdaInvoke, function_arn, invoke_response};
-pub use manifest::{MANIFEST_FILE, MachineDecl, Manifest, TaskDecl};
+pub use manifest::{MANIFEST_FILE, MachineDecl, Manifest, RawSecret as SecretSource, TaskDecl};
 
 /// The tasks of a manifest, every component compiled and linked up front.
 pub struct WasmTasks {
@@ -374,9 +374,18 @@ impl TaskRunner for WasmTasks {
 /// Loads the manifest at `path` and compiles its tasks in the process's
 /// shared sandbox ([`shared_sandbox`]).
 pub fn load_runner(path: &Path) -> anyhow::Result<Arc<dyn TaskRunner>> {
+    load_runner_for(path, None)
+}
+
+/// [`load_runner`], with every task run for `tenant` when one is given
+/// (`host serve --credentials`: a tenant's executions run under its quotas).
+pub fn load_runner_for(path: &Path, tenant: Option<&str>) -> anyhow::Result<Arc<dyn TaskRunner>> {
     let manifest = Manifest::load(path)?;
-    let tasks = Arc::new(WasmTasks::load(&manifest, &shared_sandbox()?)?);
-    Ok(Arc::new(LambdaInvoke::new(tasks)))
+    let mut tasks = WasmTasks::load(&manifest, &shared_sandbox()?)?;
+    if let Some(tenant) = tenant {
+        tasks = tasks.with_tenant(tenant)?;
+    }
+    Ok(Arc::new(LambdaInvoke::new(Arc::new(tasks))))
 }
 
 /// The process's one sandbox, with [`SandboxConfig::default`] settings,

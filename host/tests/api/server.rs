@@ -205,10 +205,15 @@ pub static SYNC_PREFIXED: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::
     std::sync::LazyLock::new(Default::default);
 
 pub fn client(endpoint: &str, port: u16) -> Client {
+    client_as(endpoint, port, "test", "test")
+}
+
+/// A client that signs with access key `key_id` and secret `secret`.
+pub fn client_as(endpoint: &str, port: u16, key_id: &str, secret: &str) -> Client {
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
         // `localhost`, so StartSyncExecution goes to `sync-localhost` as it would for a user.
         .endpoint_url(endpoint.replace("127.0.0.1", "localhost"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
