@@ -1,7 +1,8 @@
 //! Runs every TestState call recorded on AWS in `shared/conformance/test_state/`
 //! through `Engine::test_state` and compares the response (status, output,
 //! error, cause, nextState, inspectionData) as AWS returned it; masked
-//! values are wildcards. Prints `test_state: P/T passed` and holds a floor.
+//! values are wildcards, and again through `host serve`'s `TestState`
+//! operation over HTTP. Prints `test_state: P/T passed` and holds a floor.
 //! `SANDSTEP_CONFORMANCE_VERBOSE=1` lists every failure.
 
 use std::path::{Path, PathBuf};
@@ -91,8 +92,8 @@ fn is_masked(s: &str, masks: &[String]) -> bool {
         || masks.iter().any(|m| s.contains(m.as_str()))
 }
 
-#[tokio::test]
-async fn test_state_conformance() {
+/// Every recorded case: its file name and document, sorted.
+fn cases() -> Vec<(String, Value)> {
     let dir = shared_dir().join("conformance/test_state");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
@@ -106,13 +107,30 @@ async fn test_state_conformance() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     paths.sort();
-    let engine = Engine::new(Arc::new(NoTasks));
+    assert!(!paths.is_empty(), "no TestState cases found in {}", dir.display());
+    paths
+        .iter()
+        .map(|path| {
+            let doc = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
+                .expect("case file is JSON");
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            (name, doc)
+        })
+        .collect()
+}
+
+/// Compares each case's response (`answer` gives ours), prints
+/// `<label>: P/T passed` and holds the floor.
+async fn score<F, Fut>(label: &str, answer: F)
+where
+    F: Fn(TestStateRequest) -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let cases = cases();
     let verbose = std::env::var_os("SANDSTEP_CONFORMANCE_VERBOSE").is_some();
     let mut passed = 0;
     let mut failures = Vec::new();
-    for path in &paths {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
-            .expect("case file is JSON");
+    for (name, doc) in &cases {
         let masks: Vec<String> = doc["expected_masked"]
             .as_array()
             .map(|a| {
@@ -125,30 +143,142 @@ async fn test_state_conformance() {
         if let Some(object) = expected.as_object_mut() {
             object.remove("ResponseMetadata");
         }
-        let actual = match engine.test_state(&request(&doc)).await {
-            Ok(response) => as_snapshot(serde_json::to_value(response).expect("serializable")),
-            Err(refused) => serde_json::json!({"refused": refused.to_string()}),
-        };
+        let actual = answer(request(doc)).await;
         if same(&expected, &actual, &masks) {
             passed += 1;
         } else {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
             failures.push(format!(
                 "{name}\n  expected {expected}\n  actual   {actual}"
             ));
         }
     }
-    let total = paths.len();
-    println!("test_state: {passed}/{total} passed");
+    let total = cases.len();
+    println!("{label}: {passed}/{total} passed");
     if verbose {
         for failure in &failures {
             println!("FAIL {failure}");
         }
     }
-    assert!(total > 0, "no TestState cases found in {}", dir.display());
     assert!(
         passed >= FLOOR,
-        "test_state: {passed}/{total} passed, below the floor of {FLOOR}; failures:\n{}",
+        "{label}: {passed}/{total} passed, below the floor of {FLOOR}; failures:\n{}",
         failures.join("\n")
     );
+}
+
+#[tokio::test]
+async fn test_state_conformance() {
+    let engine = Engine::new(Arc::new(NoTasks));
+    score("test_state", |request| {
+        let engine = &engine;
+        async move {
+            match engine.test_state(&request).await {
+                Ok(response) => as_snapshot(serde_json::to_value(response).expect("serializable")),
+                Err(refused) => serde_json::json!({"refused": refused.to_string()}),
+            }
+        }
+    })
+    .await;
+}
+
+/// The same cases through `host serve`'s `TestState` operation, over HTTP.
+#[tokio::test]
+async fn test_state_conformance_through_the_api() {
+    let server = api_server::Serve::start();
+    score("test_state (API)", |request| {
+        let server = &server;
+        async move {
+            let body = serde_json::to_vec(&request).expect("serializable");
+            let (status, answer) = server.post("TestState", &body);
+            if status == 200 {
+                as_snapshot(answer)
+            } else {
+                // AWS's error, as the engine's refusal reads.
+                let kind = answer["__type"].as_str().unwrap_or("");
+                let code = kind.rsplit('#').next().unwrap_or(kind);
+                let message = answer["message"].as_str().unwrap_or("");
+                serde_json::json!({"refused": format!("{code}: {message}")})
+            }
+        }
+    })
+    .await;
+}
+
+/// A `host serve` process on a free loopback port, and plain HTTP requests.
+mod api_server {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Child, Command, Stdio};
+
+    pub struct Serve {
+        child: Child,
+        port: u16,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Serve {
+        pub fn start() -> Serve {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
+                .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+                .arg(dir.path().join("executions.db"))
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("host serve starts");
+            let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+            let port = loop {
+                let line = lines
+                    .next()
+                    .expect("host serve says where it listens")
+                    .expect("readable");
+                if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+                    break rest
+                        .split(' ')
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .expect("a port");
+                }
+            };
+            std::thread::spawn(move || for _ in lines.by_ref() {});
+            Serve {
+                child,
+                port,
+                _dir: dir,
+            }
+        }
+
+        /// POSTs `body` to operation `op`; the status and the JSON answer.
+        pub fn post(&self, op: &str, body: &[u8]) -> (u16, serde_json::Value) {
+            let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
+            let head = format!(
+                "POST / HTTP/1.1\r\nHost: sync-localhost\r\nConnection: close\r\n\
+                 Content-Type: application/x-amz-json-1.0\r\n\
+                 X-Amz-Target: AWSStepFunctions.{op}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).expect("writes");
+            stream.write_all(body).expect("writes");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).expect("reads");
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+            let status = head
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let json = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{e}: the answer is not JSON: {body:?}"));
+            (status, json)
+        }
+    }
+
+    impl Drop for Serve {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -423,6 +423,7 @@ mod tests {
             headers.insert(name, value.parse().expect("header"));
         }
         for (name, value) in instructions.headers() {
+            let name: axum::http::HeaderName = name.parse().expect("header name");
             headers.insert(name, value.parse().expect("header"));
         }
         assert_eq!(headers["x-amz-date"], date.as_str());

@@ -29,6 +29,7 @@ mod executions;
 mod express;
 mod machines;
 pub mod protocol;
+mod test_state;
 mod versions;
 
 use std::collections::HashMap;
@@ -284,6 +285,7 @@ impl Service {
             "GetExecutionHistory" => executions::history(self, request).await,
             "StopExecution" => executions::stop(self, request).await,
             "RedriveExecution" => executions::redrive(self, request).await,
+            "TestState" => test_state::test_state(self, request).await,
             _ => Err(unknown_operation(op)),
         }
     }

@@ -282,6 +282,17 @@ impl Request {
     }
 
     /// Ends reading: the collected problems as one `ValidationException`.
+    /// The members as an operation's typed request (serde); a member of
+    /// the wrong type is AWS's `SerializationException` naming it.
+    pub fn into_typed<T: serde::de::DeserializeOwned>(self) -> Result<T, ApiError> {
+        serde_json::from_value(Value::Object(self.members)).map_err(|e| {
+            ApiError::coral(
+                "SerializationException",
+                format!("the request does not fit the operation: {}", echo(&e.to_string())),
+            )
+        })
+    }
+
     /// Members the operation does not read are ignored, as AWS ignores
     /// members it does not know.
     pub fn finish(self) -> Result<(), ApiError> {

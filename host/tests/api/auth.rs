@@ -28,6 +28,21 @@ fn credentials(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// Creates an Express state machine returning `result`; its ARN.
+async fn express(client: &aws_sdk_sfn::Client, name: &str, result: &str) -> String {
+    client
+        .create_state_machine()
+        .name(name)
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .definition(pass(result))
+        .role_arn("arn:aws:iam::123456789012:role/x")
+        .send()
+        .await
+        .expect("creates an Express state machine")
+        .state_machine_arn()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn signed_requests_are_served_and_tenants_see_only_their_own() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -60,13 +75,14 @@ async fn signed_requests_are_served_and_tenants_see_only_their_own() {
         Some("\"from a\"")
     );
     // Signed StartSyncExecution goes to the `sync-` host, and is signed for it.
+    let quick = express(&a, "quick", "quick a").await;
     let sync = a
         .start_sync_execution()
-        .state_machine_arn(&machine)
+        .state_machine_arn(&quick)
         .send()
         .await
         .expect("tenant a runs a sync execution");
-    assert_eq!(sync.output(), Some("\"from a\""));
+    assert_eq!(sync.output(), Some("\"quick a\""));
 
     // Tenant b sees nothing of a's, and cannot touch it.
     let listed = b.list_state_machines().send().await.expect("b lists");
@@ -108,13 +124,14 @@ async fn signed_requests_are_served_and_tenants_see_only_their_own() {
         .send()
         .await
         .expect("tenant b creates its own");
+    assert_eq!(express(&b, "quick", "quick b").await, quick);
     let b_sync = b
         .start_sync_execution()
-        .state_machine_arn(&machine)
+        .state_machine_arn(&quick)
         .send()
         .await
-        .expect("b runs its own orders");
-    assert_eq!(b_sync.output(), Some("\"from b\""));
+        .expect("b runs its own quick");
+    assert_eq!(b_sync.output(), Some("\"quick b\""));
     let a_runs = a
         .list_executions()
         .state_machine_arn(&machine)
