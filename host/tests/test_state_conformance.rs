@@ -107,13 +107,21 @@ fn cases() -> Vec<(String, Value)> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     paths.sort();
-    assert!(!paths.is_empty(), "no TestState cases found in {}", dir.display());
+    assert!(
+        !paths.is_empty(),
+        "no TestState cases found in {}",
+        dir.display()
+    );
     paths
         .iter()
         .map(|path| {
             let doc = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
                 .expect("case file is JSON");
-            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             (name, doc)
         })
         .collect()

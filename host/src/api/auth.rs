@@ -48,7 +48,9 @@ impl std::fmt::Debug for Keys {
             .iter()
             .map(|(id, key)| (id.as_str(), key.tenant.as_str()))
             .collect();
-        f.debug_struct("Keys").field("tenants_by_key", &ids).finish()
+        f.debug_struct("Keys")
+            .field("tenants_by_key", &ids)
+            .finish()
     }
 }
 
@@ -140,7 +142,9 @@ impl Keys {
                 "Missing Authentication Token",
             ));
         };
-        let authorization = authorization.to_str().map_err(|_| incomplete("is not text"))?;
+        let authorization = authorization
+            .to_str()
+            .map_err(|_| incomplete("is not text"))?;
         let parts = Authorization::parse(authorization)?;
         let key = self.by_id.get(parts.key_id).ok_or_else(|| {
             ApiError::coral(
@@ -482,7 +486,10 @@ mod tests {
         assert!(e.message.starts_with("Signature expired: "), "{e:?}");
 
         let mut garbled = signed(SECRET, now, b"{}");
-        garbled.insert("authorization", "AWS4-HMAC-SHA256 Nonsense".parse().expect("hv"));
+        garbled.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Nonsense".parse().expect("hv"),
+        );
         let e = verify(&garbled, b"{}", now).expect_err("malformed");
         assert!(e.kind.ends_with("#IncompleteSignatureException"), "{e:?}");
     }

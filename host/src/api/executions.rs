@@ -15,7 +15,7 @@ use super::arn::{self, ExecutionRef};
 use super::express::ExpressRun;
 use super::protocol::{ApiError, Request, echo, epoch, valid_name};
 use super::{Service, Target};
-use crate::engine::{Engine, ExecutionRequest, ExecutionType, HistoryEvent};
+use crate::engine::{Engine, ExecutionRequest, ExecutionType, HistoryEvent, TaskRunner};
 use crate::executions::{RunOptions, Start};
 use crate::store::{ExecutionRecord, ExecutionStatus, RecorderError, StopRequest, StoreError};
 
@@ -51,6 +51,9 @@ fn parse_input(input: &str) -> Result<Value, ApiError> {
 /// The members every start takes.
 struct StartRequest {
     arn: String,
+    /// `stateMachineArn#TestCase`: run against that test case of the
+    /// service's mock config (Step Functions Local's convention).
+    test_case: Option<String>,
     name: Option<String>,
     input_text: String,
     input: Value,
@@ -71,8 +74,13 @@ fn start_request(mut request: Request) -> Result<StartRequest, ApiError> {
         return Err(ApiError::invalid_name(name));
     }
     let input = parse_input(&input_text)?;
+    let (arn, test_case) = match arn.split_once('#') {
+        Some((arn, case)) => (arn.to_owned(), Some(case.to_owned())),
+        None => (arn, None),
+    };
     Ok(StartRequest {
         arn,
+        test_case,
         name,
         input_text,
         input,
@@ -80,8 +88,35 @@ fn start_request(mut request: Request) -> Result<StartRequest, ApiError> {
 }
 
 impl Service {
-    fn engine(&self) -> Engine {
-        let mut engine = Engine::new(self.tasks.clone());
+    /// What runs the Tasks of a start: the service's tasks, or the mocks of
+    /// the test case the ARN names.
+    fn runner(
+        &self,
+        target: &Target,
+        start: &StartRequest,
+    ) -> Result<Arc<dyn TaskRunner>, ApiError> {
+        let Some(case) = &start.test_case else {
+            return Ok(self.tasks.clone());
+        };
+        let Some(config) = &self.options.mock_config else {
+            return Err(ApiError::validation_text(format!(
+                "'{}#{}' names a mock test case, but this host has no mock config: start it with \
+                 `host serve --mock-config FILE`",
+                echo(&start.arn),
+                echo(case)
+            )));
+        };
+        let case = config
+            .test_case(&target.name, case)
+            .map_err(|why| ApiError::validation_text(echo(&why)))?;
+        Ok(Arc::new(crate::mocks::MockedTasks::new(
+            self.tasks.clone(),
+            case,
+        )))
+    }
+
+    fn engine(&self, tasks: Arc<dyn TaskRunner>) -> Engine {
+        let mut engine = Engine::new(tasks);
         if self.options.virtual_time {
             engine = engine.with_clock(crate::engine::Clock::virtual_time());
         }
@@ -99,16 +134,20 @@ impl Service {
 pub async fn start(service: &Arc<Service>, request: Request) -> Result<Value, ApiError> {
     let start = start_request(request)?;
     let target = service.target(&start.arn).await?;
+    let tasks = service.runner(&target, &start)?;
     if target.kind == ExecutionType::Express {
         let run = begin_express(service, &target, &start, true);
         let answer = json!({"executionArn": run.arn, "startDate": epoch(run.start_date)});
         let service = service.clone();
         tokio::spawn(async move {
-            finish_express(&service, &target, run, start.input).await;
+            finish_express(&service, &target, run, start.input, tasks).await;
         });
         return Ok(answer);
     }
     let mut labels = Vec::new();
+    if let Some(case) = &start.test_case {
+        labels.push((crate::executions::MOCK_TEST_CASE, json!(case)));
+    }
     if let Some(version) = &target.version_arn {
         labels.push(("stateMachineVersionArn", json!(version)));
     }
@@ -127,7 +166,7 @@ pub async fn start(service: &Arc<Service>, request: Request) -> Result<Value, Ap
                 input: start.input.clone(),
                 options: service.run_options(),
             },
-            service.tasks.clone(),
+            tasks,
             &labels,
         )
         .await;
@@ -220,6 +259,7 @@ async fn finish_express(
     target: &Target,
     mut run: ExpressRun,
     input: Value,
+    tasks: Arc<dyn TaskRunner>,
 ) -> Arc<ExpressRun> {
     let request = ExecutionRequest {
         name: Some(run.name.clone()),
@@ -229,7 +269,10 @@ async fn finish_express(
         record_history: service.express.enabled(),
         durable: None,
     };
-    let mut execution = service.engine().execute(&target.machine, request).await;
+    let mut execution = service
+        .engine(tasks)
+        .execute(&target.machine, request)
+        .await;
     execution.execution_arn = run.arn.clone();
     run.outcome = Some(execution);
     let run = Arc::new(run);
@@ -246,8 +289,9 @@ pub async fn start_sync(service: &Arc<Service>, request: Request) -> Result<Valu
             "This operation is not supported by this type of state machine",
         ));
     }
+    let tasks = service.runner(&target, &start)?;
     let run = begin_express(service, &target, &start, false);
-    let run = finish_express(service, &target, run, start.input).await;
+    let run = finish_express(service, &target, run, start.input, tasks).await;
     let Some(execution) = &run.outcome else {
         return Err(ApiError::internal(&anyhow::anyhow!(
             "an Express execution ended without an outcome"

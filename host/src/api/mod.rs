@@ -66,6 +66,9 @@ pub struct ServeOptions {
     /// Run Wait states and retry intervals on a virtual clock (tests).
     pub virtual_time: bool,
     pub body_limit: usize,
+    /// Step Functions Local's mock config: `StartExecution` of
+    /// `stateMachineArn#TestCase` runs against that test case's mocks.
+    pub mock_config: Option<Arc<crate::mocks::MockConfig>>,
 }
 
 impl Default for ServeOptions {
@@ -76,6 +79,7 @@ impl Default for ServeOptions {
             express_keep_for: Duration::from_secs(3600),
             virtual_time: false,
             body_limit: DEFAULT_BODY_LIMIT,
+            mock_config: None,
         }
     }
 }
@@ -158,8 +162,14 @@ impl Service {
             MachineType::Standard
         };
         let machine = asl::parse_text_as(definition, ty).map_err(|problems| invalid(&problems))?;
-        let engine = crate::engine::Engine::new(self.tasks.clone());
-        let unknown = engine.check_resources(&machine);
+        let checker: Arc<dyn TaskRunner> = match &self.options.mock_config {
+            Some(config) => Arc::new(crate::mocks::MockAwareCheck {
+                inner: self.tasks.clone(),
+                config: config.clone(),
+            }),
+            None => self.tasks.clone(),
+        };
+        let unknown = crate::engine::Engine::new(checker).check_resources(&machine);
         if !unknown.is_empty() {
             return Err(invalid(&unknown));
         }

@@ -288,7 +288,10 @@ impl Request {
         serde_json::from_value(Value::Object(self.members)).map_err(|e| {
             ApiError::coral(
                 "SerializationException",
-                format!("the request does not fit the operation: {}", echo(&e.to_string())),
+                format!(
+                    "the request does not fit the operation: {}",
+                    echo(&e.to_string())
+                ),
             )
         })
     }

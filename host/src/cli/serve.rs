@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// For how long an ended Express execution stays readable, in seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     express_keep_for: u64,
+    /// A mock config in Step Functions Local's format: StartExecution of
+    /// `<stateMachineArn>#<TestCase>` runs that test case's mocked responses
+    /// instead of the Tasks it names.
+    #[arg(long, value_name = "FILE")]
+    mock_config: Option<PathBuf>,
     /// Run Wait states and retry intervals on a virtual clock (for tests).
     #[arg(long, hide = true)]
     virtual_time: bool,
@@ -84,8 +89,19 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         None => Vec::new(),
     };
+    let mock_config = match &args.mock_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the mock config {}", path.display()))?;
+            let config = crate::mocks::MockConfig::parse(&text)
+                .map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
+            Some(Arc::new(config))
+        }
+        None => None,
+    };
     let options = ServeOptions {
         manifest: manifest.clone(),
+        mock_config,
         express_keep: args.express_keep,
         express_keep_for: Duration::from_secs(args.express_keep_for),
         virtual_time: args.virtual_time,
@@ -149,7 +165,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     Ok(resumed) => super::executions::report_resumed(&resumed),
                     Err(e) => eprintln!(
                         "host: could not resume the orphaned executions{}: {e:#}",
-                        tenant.map(|t| format!(" of tenant {t}")).unwrap_or_default()
+                        tenant
+                            .map(|t| format!(" of tenant {t}"))
+                            .unwrap_or_default()
                     ),
                 }
             });
@@ -197,6 +215,7 @@ fn open_service(
     let store = Arc::new(SqliteStore::open(db)?);
     let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
     let executions = Arc::new(Executions::with_store(store.clone(), &dir)?);
+    executions.use_runner(manifest, tasks.clone());
     Ok(Service::new(executions, store, tasks, options))
 }
 

@@ -70,10 +70,7 @@ async fn signed_requests_are_served_and_tenants_see_only_their_own() {
         .expect("tenant a starts")
         .execution_arn()
         .to_owned();
-    assert_eq!(
-        settle(&a, &execution).await.output(),
-        Some("\"from a\"")
-    );
+    assert_eq!(settle(&a, &execution).await.output(), Some("\"from a\""));
     // Signed StartSyncExecution goes to the `sync-` host, and is signed for it.
     let quick = express(&a, "quick", "quick a").await;
     let sync = a

@@ -8,6 +8,7 @@ mod conformance;
 mod executions;
 mod load;
 mod machines;
+mod mocks;
 mod protocol;
 mod server;
 mod versions;
