@@ -259,6 +259,32 @@ impl TaskRunner for MockedTasks {
     }
 }
 
+/// Checks Task states for `host serve --mock-config`: a state that a test
+/// case mocks may name a service this host cannot run (Glue, SNS, ...),
+/// because it runs only through its mocks; other states must be runnable.
+/// A start without a test case still refuses such a state before the run.
+pub struct MockAwareCheck {
+    pub inner: Arc<dyn TaskRunner>,
+    pub config: Arc<MockConfig>,
+}
+
+impl TaskRunner for MockAwareCheck {
+    fn check_resource(&self, resource: &str) -> Result<(), String> {
+        self.inner.check_resource(resource)
+    }
+
+    fn check_task(&self, state: &str, resource: &str) -> Result<(), String> {
+        if self.config.mocks_state(state) && !is_activity(resource) {
+            return Ok(());
+        }
+        self.inner.check_task(state, resource)
+    }
+
+    fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
+        self.inner.invoke(call)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,31 +373,5 @@ mod tests {
                 .check_task("Other", "arn:aws:states:::sns:publish")
                 .is_err()
         );
-    }
-}
-
-/// Checks Task states for `host serve --mock-config`: a state that a test
-/// case mocks may name a service this host cannot run (Glue, SNS, ...),
-/// because it runs only through its mocks; other states must be runnable.
-/// A start without a test case still refuses such a state before the run.
-pub struct MockAwareCheck {
-    pub inner: Arc<dyn TaskRunner>,
-    pub config: Arc<MockConfig>,
-}
-
-impl TaskRunner for MockAwareCheck {
-    fn check_resource(&self, resource: &str) -> Result<(), String> {
-        self.inner.check_resource(resource)
-    }
-
-    fn check_task(&self, state: &str, resource: &str) -> Result<(), String> {
-        if self.config.mocks_state(state) && !is_activity(resource) {
-            return Ok(());
-        }
-        self.inner.check_task(state, resource)
-    }
-
-    fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
-        self.inner.invoke(call)
     }
 }
