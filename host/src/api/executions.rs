@@ -6,7 +6,9 @@
 //! `host run` runs them; Express ones run in memory and are kept readable
 //! for a while by [`super::express::Recent`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -754,11 +756,18 @@ pub async fn stop(service: &Arc<Service>, mut request: Request) -> Result<Value,
 
 pub async fn redrive(service: &Arc<Service>, mut request: Request) -> Result<Value, ApiError> {
     let arn = request.required("executionArn", 1, 256)?;
-    request.string("clientToken", 1, 64)?;
+    let token = request.string("clientToken", 1, 64)?;
     request.finish()?;
     let reference = arn::parse_execution(&arn)?;
     if reference.express {
         return Err(not_for_express(&arn));
+    }
+    if let Some(token) = &token
+        && let Some(date) = service.redrive_tokens.seen(&reference.arn, token)
+    {
+        // The same request again (a client's retry): the same answer, and
+        // no second redrive (REDRIVE-04).
+        return Ok(json!({"redriveDate": epoch(date)}));
     }
     let record = match service.executions.begin_redrive(&reference.arn).await {
         Ok(record) => record,
@@ -775,8 +784,11 @@ pub async fn redrive(service: &Arc<Service>, mut request: Request) -> Result<Val
             });
         }
     };
-    let answer =
-        json!({"redriveDate": epoch(record.redrive_date.unwrap_or_else(OffsetDateTime::now_utc))});
+    let date = record.redrive_date.unwrap_or_else(OffsetDateTime::now_utc);
+    if let Some(token) = token {
+        service.redrive_tokens.remember(&reference.arn, token, date);
+    }
+    let answer = json!({"redriveDate": epoch(date)});
     let executions = service.executions.clone();
     tokio::spawn(async move {
         if let Err(e) = executions.run_redriven(&record).await {
@@ -784,4 +796,42 @@ pub async fn redrive(service: &Arc<Service>, mut request: Request) -> Result<Val
         }
     });
     Ok(answer)
+}
+
+/// RedriveExecution's `clientToken`s: as on AWS, a token repeated within
+/// 15 minutes gets the first answer, and the last 10 tokens of an execution
+/// are kept (REDRIVE-04).
+#[derive(Default)]
+pub struct RedriveTokens {
+    by_execution: std::sync::Mutex<HashMap<String, Vec<(String, OffsetDateTime, Instant)>>>,
+}
+
+impl RedriveTokens {
+    const KEPT_PER_EXECUTION: usize = 10;
+    const VALID_FOR: Duration = Duration::from_secs(15 * 60);
+    /// A bound on the executions remembered, so requests cannot grow it.
+    const MAX_EXECUTIONS: usize = 10_000;
+
+    fn seen(&self, arn: &str, token: &str) -> Option<OffsetDateTime> {
+        let tokens = self.by_execution.lock().unwrap_or_else(|e| e.into_inner());
+        tokens.get(arn)?.iter().find_map(|(t, date, at)| {
+            (t == token && at.elapsed() < Self::VALID_FOR).then_some(*date)
+        })
+    }
+
+    fn remember(&self, arn: &str, token: String, date: OffsetDateTime) {
+        let mut tokens = self.by_execution.lock().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= Self::MAX_EXECUTIONS && !tokens.contains_key(arn) {
+            tokens.retain(|_, kept| kept.iter().any(|(_, _, at)| at.elapsed() < Self::VALID_FOR));
+            if tokens.len() >= Self::MAX_EXECUTIONS {
+                return;
+            }
+        }
+        let kept = tokens.entry(arn.to_owned()).or_default();
+        kept.retain(|(_, _, at)| at.elapsed() < Self::VALID_FOR);
+        if kept.len() >= Self::KEPT_PER_EXECUTION {
+            kept.remove(0);
+        }
+        kept.push((token, date, Instant::now()));
+    }
 }

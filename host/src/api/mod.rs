@@ -97,6 +97,7 @@ pub struct Service {
     /// process is the only writer of the machine tables it serves from.
     records: RwLock<HashMap<String, MachineRecord>>,
     express: express::Recent,
+    redrive_tokens: executions::RedriveTokens,
 }
 
 /// What an execution will run: a definition, and how it was named.
@@ -125,6 +126,7 @@ impl Service {
             options,
             parsed: Default::default(),
             records: RwLock::new(HashMap::new()),
+            redrive_tokens: Default::default(),
         })
     }
 

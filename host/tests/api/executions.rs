@@ -252,10 +252,19 @@ async fn start_is_idempotent_while_running_and_stop_aborts() {
     let redriven = client
         .redrive_execution()
         .execution_arn(arn)
+        .client_token("retry-safe-1")
         .send()
         .await
         .expect("redriven");
-    let _ = redriven.redrive_date();
+    // The same client token again is the same request: no second redrive.
+    let again = client
+        .redrive_execution()
+        .execution_arn(arn)
+        .client_token("retry-safe-1")
+        .send()
+        .await
+        .expect("the same token answers again");
+    assert_eq!(again.redrive_date(), redriven.redrive_date());
     let described = client
         .describe_execution()
         .execution_arn(arn)
