@@ -803,8 +803,11 @@ pub async fn redrive(service: &Arc<Service>, mut request: Request) -> Result<Val
 /// are kept (REDRIVE-04).
 #[derive(Default)]
 pub struct RedriveTokens {
-    by_execution: std::sync::Mutex<HashMap<String, Vec<(String, OffsetDateTime, Instant)>>>,
+    by_execution: std::sync::Mutex<HashMap<String, Vec<SeenToken>>>,
 }
+
+/// A token, the redrive date it answered, and when it was first seen.
+type SeenToken = (String, OffsetDateTime, Instant);
 
 impl RedriveTokens {
     const KEPT_PER_EXECUTION: usize = 10;
