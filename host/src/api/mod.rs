@@ -7,7 +7,7 @@
 //! grouped by what they touch: `machines.rs` (state machines, validation,
 //! tags), `versions.rs` (versions and aliases), `executions.rs` (Standard
 //! and Express executions), `express.rs` (the bounded memory of finished
-//! Express executions, PAIN-05).
+//! Express executions, PAIN-05), `callbacks.rs` (`SendTask*` and activities).
 //!
 //! **Boundary.** The API reads and writes state machines through
 //! [`MachineStore`] and executions only through [`Executions`] (the same
@@ -24,6 +24,7 @@
 //! never changes one already running.
 
 mod arn;
+mod callbacks;
 mod executions;
 mod express;
 mod machines;
@@ -283,6 +284,14 @@ impl Service {
             "GetExecutionHistory" => executions::history(self, request).await,
             "StopExecution" => executions::stop(self, request).await,
             "RedriveExecution" => executions::redrive(self, request).await,
+            "SendTaskSuccess" => callbacks::send_success(self, request).await,
+            "SendTaskFailure" => callbacks::send_failure(self, request).await,
+            "SendTaskHeartbeat" => callbacks::send_heartbeat(self, request).await,
+            "CreateActivity" => callbacks::create(self, request).await,
+            "DescribeActivity" => callbacks::describe(self, request).await,
+            "ListActivities" => callbacks::list(self, request).await,
+            "DeleteActivity" => callbacks::delete(self, request).await,
+            "GetActivityTask" => callbacks::get_task(self, request).await,
             _ => Err(unknown_operation(op)),
         }
     }

@@ -81,6 +81,9 @@ fn live(events: &[StoredEvent]) -> Vec<u64> {
         .collect()
 }
 
+mod callbacks;
+use callbacks::*;
+
 /// Runs each contract test against a memory store and a fresh SQLite file.
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
@@ -108,6 +111,11 @@ both_stores!(
     stop_requests,
     lookup_by_name,
     list_filters_and_orders,
+    tokens_are_opened_once_per_key,
+    tokens_are_answered_once,
+    token_changes_come_in_version_order,
+    activity_tasks_go_to_one_worker_oldest_first,
+    activities_are_created_once,
 );
 
 fn round_trip(store: &dyn Store) {

@@ -3,6 +3,7 @@
 //! pagination, the `sync-` host prefix, version and alias pinning, a sample
 //! of the AWS-recorded conformance executions, and a bounded load test.
 
+mod callbacks;
 mod conformance;
 mod executions;
 mod load;
