@@ -191,17 +191,11 @@ async fn a_failure_answer_is_retried_with_a_fresh_token() {
 #[tokio::test]
 async fn a_missed_heartbeat_times_out_and_states_timeout_catches_it() {
     let Setup { engine, calls, .. } = setup(Clock::virtual_time());
-    let definition = callback(json!({
+    let mut definition = callback(json!({
         "HeartbeatSeconds": 5,
         "TimeoutSeconds": 60,
-        "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}],
-        "End": null
+        "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}]
     }));
-    let mut definition = definition;
-    definition["States"]["Wait"]
-        .as_object_mut()
-        .expect("object")
-        .remove("End");
     definition["States"]["Late"] = json!({"Type": "Pass", "End": true});
     let machine = crate::asl::parse(&definition).unwrap_or_else(|p| panic!("{p:?}"));
     let execution = engine.execute(&machine, request(json!({"n": 1}))).await;
@@ -222,7 +216,7 @@ async fn a_missed_heartbeat_times_out_and_states_timeout_catches_it() {
 }
 
 #[tokio::test]
-async fn the_timeout_ends_a_callback_that_heartbeats() {
+async fn the_timeout_ends_a_callback_and_closes_its_token() {
     let Setup {
         engine,
         tokens,
@@ -230,20 +224,18 @@ async fn the_timeout_ends_a_callback_that_heartbeats() {
     } = setup(Clock::virtual_time());
     let definition = callback(json!({"TimeoutSeconds": 30}));
     let machine = crate::asl::parse(&definition).expect("valid");
-    let run = engine.execute(&machine, request(json!({"n": 1})));
-    let beat = async {
-        let call = calls.recv().await.expect("invoked");
-        let token = call["Payload"]["token"].as_str().expect("token").to_owned();
-        tokens
-            .answer(&token, TokenAnswer::Heartbeat)
-            .await
-            .expect("stored")
-            .expect("accepted");
-    };
-    let (execution, ()) = tokio::join!(run, beat);
+    let execution = engine.execute(&machine, request(json!({"n": 1}))).await;
     assert_eq!(execution.status, Status::Failed);
     assert_eq!(execution.error.as_deref(), Some("States.Timeout"));
     assert_eq!(details(&execution, "TaskTimedOut")["error"], "States.Timeout");
+    // The token it waited on is too late now.
+    let call = calls.recv().await.expect("invoked");
+    let token = call["Payload"]["token"].as_str().expect("token");
+    let late = tokens
+        .answer(token, TokenAnswer::Success("1".into()))
+        .await
+        .expect("stored");
+    assert_eq!(late.map(|_| ()), Err(crate::store::TokenRefusal::TimedOut));
 }
 
 #[tokio::test]

@@ -695,6 +695,51 @@ impl<S: Store> Counting<S> {
     }
 }
 
+impl<S: Store> CallbackStore for Counting<S> {
+    fn open_token(&self, token: &TaskToken) -> Result<TaskToken, StoreError> {
+        self.inner.open_token(token)
+    }
+    fn token(&self, token: &str) -> Result<Option<TaskToken>, StoreError> {
+        self.inner.token(token)
+    }
+    fn answer_token(
+        &self,
+        token: &str,
+        answer: &TokenAnswer,
+        at: OffsetDateTime,
+    ) -> Result<Result<TaskToken, TokenRefusal>, StoreError> {
+        self.inner.answer_token(token, answer, at)
+    }
+    fn close_token(&self, token: &str) -> Result<(), StoreError> {
+        self.inner.close_token(token)
+    }
+    fn token_changes(&self, after: u64, limit: usize) -> Result<Vec<TaskToken>, StoreError> {
+        self.inner.token_changes(after, limit)
+    }
+    fn token_version(&self) -> Result<u64, StoreError> {
+        self.inner.token_version()
+    }
+    fn take_activity_task(
+        &self,
+        activity_arn: &str,
+        worker_name: Option<&str>,
+    ) -> Result<Option<TaskToken>, StoreError> {
+        self.inner.take_activity_task(activity_arn, worker_name)
+    }
+    fn put_activity(&self, record: &ActivityRecord) -> Result<ActivityRecord, StoreError> {
+        self.inner.put_activity(record)
+    }
+    fn activity(&self, name: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        self.inner.activity(name)
+    }
+    fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        self.inner.activities()
+    }
+    fn delete_activity(&self, name: &str) -> Result<bool, StoreError> {
+        self.inner.delete_activity(name)
+    }
+}
+
 impl<S: Store> Store for Counting<S> {
     fn create(&self, record: &ExecutionRecord, events: &[KeyedEvent]) -> Result<(), StoreError> {
         self.inner.create(record, events)
