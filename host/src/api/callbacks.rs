@@ -196,7 +196,10 @@ pub async fn get_task(service: &Arc<Service>, mut request: Request) -> Result<Va
     request.finish()?;
     let name = parse_activity(&arn)?;
     let owned = name.clone();
-    if blocking(service, move |s| s.activity(&owned)).await?.is_none() {
+    if blocking(service, move |s| s.activity(&owned))
+        .await?
+        .is_none()
+    {
         return Err(does_not_exist(&arn));
     }
     let taken = service

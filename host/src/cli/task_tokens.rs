@@ -57,7 +57,11 @@ pub fn failure(args: FailureArgs) -> anyhow::Result<ExitCode> {
     if args.error.as_ref().is_some_and(|e| e.chars().count() > 256) {
         anyhow::bail!("--error is longer than 256 characters");
     }
-    if args.cause.as_ref().is_some_and(|c| c.chars().count() > 32_768) {
+    if args
+        .cause
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 32_768)
+    {
         anyhow::bail!("--cause is longer than 32,768 characters");
     }
     let answer_given = TokenAnswer::Failure {

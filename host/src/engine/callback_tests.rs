@@ -22,8 +22,15 @@ impl TaskRunner for Integration {
     }
 
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
-        assert_eq!(call.resource, "arn:aws:states:::lambda:invoke", "suffix stripped");
-        let _ = self.0.lock().expect("not poisoned").send(call.input.clone());
+        assert_eq!(
+            call.resource, "arn:aws:states:::lambda:invoke",
+            "suffix stripped"
+        );
+        let _ = self
+            .0
+            .lock()
+            .expect("not poisoned")
+            .send(call.input.clone());
         Box::pin(async move { Ok(json!({"StatusCode": 200})).into() })
     }
 }
@@ -142,11 +149,19 @@ async fn a_callback_waits_for_its_token_and_takes_the_answer_as_result() {
     assert_eq!(scheduled["resourceType"], "lambda");
     assert_eq!(scheduled["resource"], "invoke.waitForTaskToken");
     // The token is in the parameters, as AWS records them.
-    assert!(scheduled["parameters"].as_str().expect("text").contains(&token));
+    assert!(
+        scheduled["parameters"]
+            .as_str()
+            .expect("text")
+            .contains(&token)
+    );
     let submitted = details(&execution, "TaskSubmitted");
     assert_eq!(submitted["output"], "{\"StatusCode\":200}");
     assert_eq!(submitted["resource"], "invoke.waitForTaskToken");
-    assert_eq!(details(&execution, "TaskSucceeded")["output"], "{\"done\":1}");
+    assert_eq!(
+        details(&execution, "TaskSucceeded")["output"],
+        "{\"done\":1}"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +242,10 @@ async fn the_timeout_ends_a_callback_and_closes_its_token() {
     let execution = engine.execute(&machine, request(json!({"n": 1}))).await;
     assert_eq!(execution.status, Status::Failed);
     assert_eq!(execution.error.as_deref(), Some("States.Timeout"));
-    assert_eq!(details(&execution, "TaskTimedOut")["error"], "States.Timeout");
+    assert_eq!(
+        details(&execution, "TaskTimedOut")["error"],
+        "States.Timeout"
+    );
     // The token it waited on is too late now.
     let call = calls.recv().await.expect("invoked");
     let token = call["Payload"]["token"].as_str().expect("token");
@@ -307,7 +325,10 @@ async fn an_activity_no_worker_takes_times_out() {
     // The heartbeat runs only once a worker has the task.
     assert_eq!(execution.error.as_deref(), Some("States.Timeout"));
     assert!(!kinds(&execution).contains(&"ActivityStarted".to_owned()));
-    assert_eq!(details(&execution, "ActivityTimedOut")["error"], "States.Timeout");
+    assert_eq!(
+        details(&execution, "ActivityTimedOut")["error"],
+        "States.Timeout"
+    );
 }
 
 #[tokio::test]

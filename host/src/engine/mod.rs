@@ -35,10 +35,10 @@ pub use io::json_len;
 pub use task::{NoTasks, TaskCall, TaskFuture, TaskOutcome, TaskRunner, Usage};
 
 use crate::asl::Diagnostic;
-use callbacks::Callbacks;
 use crate::asl::model::StateMachine;
 use crate::errors::names;
 use crate::query::jsonata::JsonataError;
+use callbacks::Callbacks;
 use context::ExecutionInfo;
 use history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE, History, format_timestamp};
 use journal::{EventSink, Journal};

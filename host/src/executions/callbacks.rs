@@ -95,7 +95,11 @@ impl TaskTokens {
 
     /// Wakes this process's waiter of `token`, if any.
     fn wake(&self, token: &TaskToken) {
-        let watchers = self.inner.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        let watchers = self
+            .inner
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = watchers.get(&token.token) {
             sender.send_replace(token.version);
         }
@@ -156,7 +160,11 @@ impl TaskTokens {
             .polling_from
             .get_or_try_init(|| async {
                 let version = self.blocking(|s| s.token_version()).await?;
-                *self.inner.last_version.lock().unwrap_or_else(|e| e.into_inner()) = version;
+                *self
+                    .inner
+                    .last_version
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = version;
                 Ok::<(), String>(())
             })
             .await?;
@@ -176,7 +184,11 @@ impl TaskTokens {
 
     async fn poll_once(&self) {
         let wanted = {
-            let mut watchers = self.inner.watchers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut watchers = self
+                .inner
+                .watchers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             // Waiters that gave up no longer listen.
             watchers.retain(|_, sender| sender.receiver_count() > 0);
             !watchers.is_empty()
@@ -185,13 +197,21 @@ impl TaskTokens {
             return;
         }
         loop {
-            let after = *self.inner.last_version.lock().unwrap_or_else(|e| e.into_inner());
+            let after = *self
+                .inner
+                .last_version
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let Ok(changed) = self.blocking(move |s| s.token_changes(after, 1000)).await else {
                 return;
             };
             let full = changed.len() == 1000;
             if let Some(last) = changed.last() {
-                let mut version = self.inner.last_version.lock().unwrap_or_else(|e| e.into_inner());
+                let mut version = self
+                    .inner
+                    .last_version
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 *version = (*version).max(last.version);
             }
             for token in &changed {
@@ -212,7 +232,9 @@ fn waiting_of(token: &TaskToken) -> Waiting {
                 .output
                 .as_deref()
                 .and_then(|text| serde_json::from_str::<Value>(text).ok())
-                .ok_or_else(|| AslError::runtime("the stored answer of a task token is unreadable")),
+                .ok_or_else(|| {
+                    AslError::runtime("the stored answer of a task token is unreadable")
+                }),
         ),
         TokenStatus::Failed => Some(Err(AslError::new(
             token.error.clone().unwrap_or_default(),
@@ -260,7 +282,11 @@ impl Callbacks for TaskTokens {
         Box::pin(async move {
             // Subscribed before the store is read, so no change is missed.
             let mut receiver = {
-                let mut watchers = self.inner.watchers.lock().unwrap_or_else(|e| e.into_inner());
+                let mut watchers = self
+                    .inner
+                    .watchers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 watchers
                     .entry(token.to_owned())
                     .or_insert_with(|| watch::channel(0).0)
@@ -279,8 +305,11 @@ impl Callbacks for TaskTokens {
                 if receiver.changed().await.is_err() {
                     // The sender went with its entry: subscribe again.
                     receiver = {
-                        let mut watchers =
-                            self.inner.watchers.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut watchers = self
+                            .inner
+                            .watchers
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
                         watchers
                             .entry(token.to_owned())
                             .or_insert_with(|| watch::channel(0).0)

@@ -67,7 +67,10 @@ async fn take(client: &Client, activity: &str, worker: &str) -> (String, String)
             .await
             .expect("polled");
         if let Some(token) = task.task_token() {
-            return (token.to_owned(), task.input().unwrap_or_default().to_owned());
+            return (
+                token.to_owned(),
+                task.input().unwrap_or_default().to_owned(),
+            );
         }
     }
     panic!("no task for {activity} in 3 polls");
@@ -85,7 +88,10 @@ async fn history(client: &Client, arn: &str) -> Vec<aws_sdk_sfn::types::HistoryE
 }
 
 fn kinds(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<String> {
-    events.iter().map(|e| e.r#type().as_str().to_owned()).collect()
+    events
+        .iter()
+        .map(|e| e.r#type().as_str().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -270,7 +276,11 @@ async fn bad_tokens_and_outputs_get_aws_errors() {
         .await
         .expect_err("error too long");
     assert_eq!(code(&too_long), "ValidationException");
-    assert!(message(&too_long).contains("'error'"), "{}", message(&too_long));
+    assert!(
+        message(&too_long).contains("'error'"),
+        "{}",
+        message(&too_long)
+    );
     // Refused requests changed nothing: the task still takes its answer.
     client
         .send_task_success()
@@ -286,13 +296,28 @@ async fn bad_tokens_and_outputs_get_aws_errors() {
 async fn activities_are_created_described_listed_and_deleted() {
     let server = Server::start(&[]);
     let client = server.client();
-    let first = client.create_activity().name("a1").send().await.expect("created");
+    let first = client
+        .create_activity()
+        .name("a1")
+        .send()
+        .await
+        .expect("created");
     // Idempotent by name.
-    let again = client.create_activity().name("a1").send().await.expect("created");
+    let again = client
+        .create_activity()
+        .name("a1")
+        .send()
+        .await
+        .expect("created");
     assert_eq!(first.activity_arn(), again.activity_arn());
     assert_eq!(first.creation_date(), again.creation_date());
     for name in ["a2", "a3"] {
-        client.create_activity().name(name).send().await.expect("created");
+        client
+            .create_activity()
+            .name(name)
+            .send()
+            .await
+            .expect("created");
     }
     let bad = client
         .create_activity()
@@ -377,9 +402,17 @@ async fn host_task_answers_through_the_store_and_tokens_outlive_the_host() {
     let first = start(&client, &machine, r#"{"n": 1}"#).await;
     let (token, _) = take(&client, &activity, "cli").await;
     let out = host_task(&db, &["heartbeat", &token]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = host_task(&db, &["success", &token, "--output", r#"{"ok": 1}"#]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let described = settle(&client, &first).await;
     assert_eq!(described.status().as_str(), "SUCCEEDED");
     assert_eq!(described.output(), Some(r#"{"ok":1}"#));
@@ -405,7 +438,11 @@ async fn host_task_answers_through_the_store_and_tokens_outlive_the_host() {
     }
     drop(server);
     let out = host_task(&db, &["success", &token, "--output", "\"while down\""]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The next host resumes it: it waits on the same token and finds the answer.
     let server = Server::start_on(&db, &[]);
     let client = server.client();

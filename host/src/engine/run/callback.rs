@@ -147,7 +147,9 @@ impl Run<'_> {
         limits: Limits,
         cursor: &mut u64,
     ) -> Result<Value, Failure> {
-        let waiting = self.open_token(env, Some((events.resource(), input))).await?;
+        let waiting = self
+            .open_token(env, Some((events.resource(), input)))
+            .await?;
         let (scheduled, replayed) = self.emit_in(env, *cursor, events.scheduled, || {
             events.scheduled_details(input, limits.timeout, limits.heartbeat)
         });
@@ -270,9 +272,8 @@ impl Run<'_> {
                 }
             }
         };
-        next.map(Ok).map_err(|e| {
-            AslError::runtime(format!("the task token could not be read: {e}")).into()
-        })
+        next.map(Ok)
+            .map_err(|e| AslError::runtime(format!("the task token could not be read: {e}")).into())
     }
 
     async fn close_token(&self, token: &str) {
@@ -306,7 +307,8 @@ impl Run<'_> {
                 Ok(output)
             }
             Err(error) => {
-                let timed_out = error.error == names::TIMEOUT || error.error == names::HEARTBEAT_TIMEOUT;
+                let timed_out =
+                    error.error == names::TIMEOUT || error.error == names::HEARTBEAT_TIMEOUT;
                 let kind = if timed_out {
                     events.timed_out
                 } else {

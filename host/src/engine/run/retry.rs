@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use super::callback::Limits;
 use super::task_events::TaskEvents;
-use crate::engine::callbacks::{Waiting, is_activity};
 use super::{Failure, MAX_SECONDS, Run, StateEnv, Step, Vars, io, later, matches, parse_text};
 use super::{retry_delay, until};
 use crate::asl::model::*;
 use crate::engine::TaskCall;
+use crate::engine::callbacks::{Waiting, is_activity};
 use crate::engine::history::{Phase, state_event};
 use crate::engine::journal::EventKey;
 use crate::errors::{AslError, names};
@@ -147,10 +147,7 @@ impl Run<'_> {
         // Parameters, as Step Functions Local does (checklist LOCAL-03).
         let made_up = match &env.state.kind {
             StateKind::Task(task) if waiting.is_none() && is_callback(&task.resource) => {
-                Some(Arc::from(format!(
-                    "mock{}",
-                    uuid::Uuid::new_v4().simple()
-                )))
+                Some(Arc::from(format!("mock{}", uuid::Uuid::new_v4().simple())))
             }
             _ => None,
         };
@@ -176,7 +173,10 @@ impl Run<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the attempt's parts, as `attempt` has them")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the attempt's parts, as `attempt` has them"
+    )]
     async fn task(
         &self,
         env: &StateEnv<'_>,

@@ -44,10 +44,10 @@ impl CallbackStore for MemoryStore {
     fn open_token(&self, token: &TaskToken) -> Result<TaskToken, StoreError> {
         let mut tables = self.callbacks();
         let key = (token.execution_arn.clone(), token.key.clone());
-        if let Some(existing) = tables.by_key.get(&key) {
-            if let Some(found) = tables.tokens.get(existing) {
-                return Ok(found.clone());
-            }
+        if let Some(existing) = tables.by_key.get(&key)
+            && let Some(found) = tables.tokens.get(existing)
+        {
+            return Ok(found.clone());
         }
         if tables.tokens.contains_key(&token.token) {
             return Err(StoreError::Invalid {

@@ -55,7 +55,9 @@ pub(super) fn tokens_are_answered_once(store: &dyn Store) {
         TokenAnswer::Heartbeat,
     ] {
         assert_eq!(
-            store.answer_token(&opened.token, &late, at).expect("answer"),
+            store
+                .answer_token(&opened.token, &late, at)
+                .expect("answer"),
             Err(TokenRefusal::TimedOut)
         );
     }
@@ -140,7 +142,10 @@ pub(super) fn activity_tasks_go_to_one_worker_oldest_first(store: &dyn Store) {
         .expect("a task");
     assert_eq!(next.token, second.token);
     assert_eq!(next.worker_name, None);
-    assert_eq!(store.take_activity_task(activity, None).expect("take"), None);
+    assert_eq!(
+        store.take_activity_task(activity, None).expect("take"),
+        None
+    );
     assert_eq!(
         store
             .take_activity_task("arn:aws:states:local:000000000000:activity:other", None)
@@ -154,10 +159,16 @@ pub(super) fn activities_are_created_once(store: &dyn Store) {
         name: name.into(),
         creation_date: at,
     };
-    assert_eq!(store.put_activity(&record("b", T0)).expect("put"), record("b", T0));
+    assert_eq!(
+        store.put_activity(&record("b", T0)).expect("put"),
+        record("b", T0)
+    );
     // Idempotent: the first creation date stays.
     let later = T0 + time::Duration::seconds(9);
-    assert_eq!(store.put_activity(&record("b", later)).expect("put"), record("b", T0));
+    assert_eq!(
+        store.put_activity(&record("b", later)).expect("put"),
+        record("b", T0)
+    );
     store.put_activity(&record("a", later)).expect("put");
     let names: Vec<String> = store
         .activities()
