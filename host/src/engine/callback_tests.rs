@@ -366,3 +366,38 @@ async fn a_mocked_callback_answers_at_once() {
     assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.cause);
     assert_eq!(execution.output, Some(json!({"mocked": true})));
 }
+
+#[tokio::test]
+async fn heartbeat_seconds_path_and_jsonata_forms_set_the_heartbeat() {
+    for (extra, input) in [
+        (
+            json!({"HeartbeatSecondsPath": "$.beat"}),
+            json!({"n": 1, "beat": 7}),
+        ),
+        (
+            json!({"QueryLanguage": "JSONata", "HeartbeatSeconds": "{% $states.input.beat %}",
+                   "Parameters": null,
+                   "Arguments": {"FunctionName": "notify",
+                                 "Payload": {"token": "{% $states.context.Task.Token %}"}}}),
+            json!({"n": 1, "beat": 7}),
+        ),
+    ] {
+        let Setup { engine, calls, .. } = setup(Clock::virtual_time());
+        let mut definition = callback(extra);
+        let task = definition["States"]["Wait"]
+            .as_object_mut()
+            .expect("object");
+        task.retain(|_, v| !v.is_null());
+        let machine = crate::asl::parse(&definition).unwrap_or_else(|p| panic!("{p:?}"));
+        let execution = engine.execute(&machine, request(input)).await;
+        drop(calls);
+        assert_eq!(execution.error.as_deref(), Some("States.HeartbeatTimeout"));
+        assert_eq!(
+            details(&execution, "TaskScheduled")["heartbeatInSeconds"],
+            7
+        );
+        let started = execution.history.first().expect("events").timestamp;
+        let ended = execution.history.last().expect("events").timestamp;
+        assert_eq!((ended - started).whole_seconds(), 7);
+    }
+}
