@@ -12,6 +12,7 @@
 //! This module never prints; the CLI does.
 
 mod attempts;
+pub mod callbacks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,8 @@ pub struct Executions {
     /// Resumes that ended with the host dead, per execution.
     attempts: ResumeAttempts,
     stops: Arc<StopPoller>,
+    /// Task tokens of callback and activity tasks, and their poller.
+    tokens: callbacks::TaskTokens,
 }
 
 /// Who waits for a stop request, and the one task that looks for them.
@@ -180,6 +183,7 @@ impl Executions {
     pub fn with_store(store: Arc<dyn Store>, dir: &Path) -> anyhow::Result<Self> {
         let owner = OwnerLock::acquire(dir)?;
         Ok(Executions {
+            tokens: callbacks::TaskTokens::new(store.clone()),
             recorder: Recorder::start(store.clone()),
             store,
             owner,
@@ -198,7 +202,9 @@ impl Executions {
     }
 
     fn engine(&self, options: &RunOptions, tasks: Arc<dyn TaskRunner>) -> Engine {
-        let engine = options.engine(tasks);
+        let engine = options
+            .engine(tasks)
+            .with_callbacks(Arc::new(self.tokens.clone()));
         match &self.observer {
             Some(observer) => engine.with_observer(observer.clone()),
             None => engine,
@@ -207,6 +213,11 @@ impl Executions {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The task tokens of this store: `SendTask*` and `GetActivityTask` answer through them.
+    pub fn tokens(&self) -> &callbacks::TaskTokens {
+        &self.tokens
     }
 
     /// Records a new execution and runs it to its end with `tasks`.

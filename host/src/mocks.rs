@@ -14,7 +14,8 @@
 //! task's result) or a `Throw` (its `Error` and `Cause`). Past the last
 //! number given, the last response repeats. A mocked `.sync` or
 //! `.waitForTaskToken` task returns its mock at once, as Step Functions
-//! Local does (it makes up the token); an activity cannot be mocked. A Task
+//! Local does (it makes up the token: `TaskRunner::answers_itself` tells
+//! the engine not to wait); an activity cannot be mocked. A Task
 //! the test case does not mock runs on the wrapped runner.
 //!
 //! [`MockedTasks`] is a [`TaskRunner`] layer: `host run --mock-config` uses
@@ -241,6 +242,10 @@ impl TaskRunner for MockedTasks {
             ));
         }
         Ok(())
+    }
+
+    fn answers_itself(&self, state: &str) -> bool {
+        self.case.states.contains_key(state) || self.inner.answers_itself(state)
     }
 
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {

@@ -7,7 +7,7 @@
 //! grouped by what they touch: `machines.rs` (state machines, validation,
 //! tags), `versions.rs` (versions and aliases), `executions.rs` (Standard
 //! and Express executions), `express.rs` (the bounded memory of finished
-//! Express executions, PAIN-05).
+//! Express executions, PAIN-05), `callbacks.rs` (`SendTask*` and activities).
 //!
 //! **Boundary.** The API reads and writes state machines through
 //! [`MachineStore`] and executions only through [`Executions`] (the same
@@ -25,6 +25,7 @@
 
 mod arn;
 pub mod auth;
+mod callbacks;
 mod executions;
 mod express;
 mod machines;
@@ -298,6 +299,14 @@ impl Service {
             "StopExecution" => executions::stop(self, request).await,
             "RedriveExecution" => executions::redrive(self, request).await,
             "TestState" => test_state::test_state(self, request).await,
+            "SendTaskSuccess" => callbacks::send_success(self, request).await,
+            "SendTaskFailure" => callbacks::send_failure(self, request).await,
+            "SendTaskHeartbeat" => callbacks::send_heartbeat(self, request).await,
+            "CreateActivity" => callbacks::create(self, request).await,
+            "DescribeActivity" => callbacks::describe(self, request).await,
+            "ListActivities" => callbacks::list(self, request).await,
+            "DeleteActivity" => callbacks::delete(self, request).await,
+            "GetActivityTask" => callbacks::get_task(self, request).await,
             _ => Err(unknown_operation(op)),
         }
     }

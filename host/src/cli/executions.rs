@@ -25,7 +25,14 @@ pub struct DbArg {
 }
 
 impl DbArg {
-    fn open(&self) -> anyhow::Result<Executions> {
+    /// The database's path, for messages.
+    pub(super) fn describe(&self) -> String {
+        self.path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "the executions database".into())
+    }
+
+    pub(super) fn open(&self) -> anyhow::Result<Executions> {
         let path = self.path()?;
         // Only `host run` creates a database; here a missing one is a typo.
         if !path.exists() {

@@ -13,6 +13,7 @@ mod progress;
 mod run;
 mod serve;
 mod task_build;
+mod task_tokens;
 mod test_state;
 mod validate;
 
@@ -67,6 +68,12 @@ enum TaskCommand {
     /// Installs its toolchain (componentize-py from PyPI; componentize-js and rolldown from
     /// npm, which need Node.js 18+) on first use, into ~/.cache/sandstep/toolchains.
     Build(task_build::TaskBuildArgs),
+    /// Answer a waiting task with its result (like SendTaskSuccess).
+    Success(task_tokens::SuccessArgs),
+    /// Answer a waiting task with an error (like SendTaskFailure).
+    Failure(task_tokens::FailureArgs),
+    /// Tell a waiting task its worker is alive (like SendTaskHeartbeat).
+    Heartbeat(task_tokens::HeartbeatArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +116,9 @@ pub fn main() -> ExitCode {
         Command::Redrive(args) => executions::redrive(args),
         Command::Resume(args) => executions::resume(args),
         Command::Task(TaskCommand::Build(args)) => task_build::build(args),
+        Command::Task(TaskCommand::Success(args)) => task_tokens::success(args),
+        Command::Task(TaskCommand::Failure(args)) => task_tokens::failure(args),
+        Command::Task(TaskCommand::Heartbeat(args)) => task_tokens::heartbeat(args),
         Command::Serve(args) => serve::serve(args),
     };
     match result {

@@ -35,6 +35,7 @@ pub fn build(
     entered_time: &str,
     retry_count: Option<u32>,
     map_item: Option<MapItem<'_>>,
+    task_token: Option<&str>,
 ) -> Value {
     if let Some(context) = &execution.context {
         return context.clone();
@@ -66,6 +67,10 @@ pub fn build(
         object.insert("RetryCount".into(), json!(count));
     }
     context.insert("State".into(), state);
+    // A callback task's token (checklist TASK-04): only while it is invoked.
+    if let Some(token) = task_token {
+        context.insert("Task".into(), json!({"Token": token}));
+    }
     if let Some(item) = map_item {
         context.insert(
             "Map".into(),

@@ -6,6 +6,9 @@
 
 #[cfg(test)]
 mod bounds_tests;
+#[cfg(test)]
+mod callback_tests;
+pub mod callbacks;
 mod clock;
 mod context;
 pub mod history;
@@ -35,6 +38,7 @@ use crate::asl::Diagnostic;
 use crate::asl::model::StateMachine;
 use crate::errors::names;
 use crate::query::jsonata::JsonataError;
+use callbacks::Callbacks;
 use context::ExecutionInfo;
 use history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE, History, format_timestamp};
 use journal::{EventSink, Journal};
@@ -53,6 +57,9 @@ pub struct Engine {
     /// Several executions share the caller's tokio task (see
     /// [`Engine::with_shared_task`]).
     shared_task: bool,
+    /// Where `.waitForTaskToken` and activity tasks wait for their answer;
+    /// without it they fail (an execution that is not durable).
+    callbacks: Option<Arc<dyn Callbacks>>,
 }
 
 /// Watches long-running work, e.g. to draw a progress bar. Calls come from
@@ -74,7 +81,14 @@ impl Engine {
             payload_limit: DEFAULT_PAYLOAD_LIMIT,
             observer: None,
             shared_task: false,
+            callbacks: None,
         }
+    }
+
+    /// Lets `.waitForTaskToken` and activity tasks wait on `callbacks`.
+    pub fn with_callbacks(mut self, callbacks: Arc<dyn Callbacks>) -> Self {
+        self.callbacks = Some(callbacks);
+        self
     }
 
     /// The clock Wait states and retry intervals sleep on.
@@ -119,7 +133,18 @@ impl Engine {
     pub fn check_resources(&self, machine: &StateMachine) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
         visit_tasks(machine, "", &mut |at, state, resource| {
-            if let Err(why) = self.tasks.check_task(state, resource) {
+            // A callback invokes its integration without the suffix; an
+            // activity is no runner's: its workers answer through the API.
+            // A runner that answers the state itself (a mock) checks it whole.
+            let checked = if self.tasks.answers_itself(state) {
+                self.tasks.check_task(state, resource)
+            } else if callbacks::is_activity(resource) {
+                Ok(())
+            } else {
+                let integration = callbacks::callback_integration(resource).unwrap_or(resource);
+                self.tasks.check_task(state, integration)
+            };
+            if let Err(why) = checked {
                 problems.push(Diagnostic::schema(format!("{at}/Resource"), why));
             }
         });

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
+mod callback;
 mod map;
 mod retry;
 mod states;
@@ -123,6 +124,8 @@ struct StateEnv<'a> {
     /// When this visit's latest event was recorded, if it was replayed from
     /// the journal: a retry interval then counts from there.
     replayed_at: Mutex<Option<OffsetDateTime>>,
+    /// The current attempt's task token, for a callback Task: `$$.Task.Token`.
+    task_token: Mutex<Option<Arc<str>>>,
 }
 
 impl StateEnv<'_> {
@@ -354,6 +357,7 @@ impl<'e> Run<'e> {
             seq: AtomicU32::new(1),
             entered_replayed: replayed.is_some(),
             replayed_at: Mutex::new(replayed.map(|recorded| recorded.timestamp)),
+            task_token: Mutex::new(None),
         };
         let step = match &state.kind {
             StateKind::Pass { result } => self.pass(&env, result.as_ref(), input, vars),
@@ -458,6 +462,11 @@ impl<'e> Run<'e> {
         f: impl FnOnce(&Scope<'_>) -> T,
     ) -> T {
         let build = || {
+            let token = env
+                .task_token
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             context::build(
                 &self.info,
                 &env.state.name,
@@ -468,6 +477,7 @@ impl<'e> Run<'e> {
                 )
                 .then_some(env.retry_count),
                 map_item,
+                token.as_deref(),
             )
         };
         let context = LazyContext::new(&build);
@@ -774,11 +784,16 @@ pub(crate) fn matches(error_equals: &[String], error: &str) -> bool {
     if error == names::RUNTIME {
         return false;
     }
+    // A missed heartbeat is a timeout too: `States.Timeout` matches it
+    // (AWS's error-handling guide), and `States.TaskFailed` does not.
+    let heartbeat = error == names::HEARTBEAT_TIMEOUT;
     error_equals.iter().any(|e| {
         e == error
             || e == names::ALL
+            || (heartbeat && e == names::TIMEOUT)
             || (e == names::TASK_FAILED
                 && error != names::TIMEOUT
+                && !heartbeat
                 && error != names::DATA_LIMIT_EXCEEDED)
     })
 }

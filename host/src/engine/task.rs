@@ -87,6 +87,14 @@ pub trait TaskRunner: Send + Sync {
         self.check_resource(resource)
     }
 
+    /// The runner answers the Task state named `state` itself, whatever
+    /// its resource (a mock): a `.waitForTaskToken` suffix then does not
+    /// wait, as in Step Functions Local (checklist LOCAL-03).
+    fn answers_itself(&self, state: &str) -> bool {
+        let _ = state;
+        false
+    }
+
     /// Runs one attempt. A failure the workflow can Retry/Catch is an
     /// [`AslError`]; the runner never panics because a task misbehaved.
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a>;

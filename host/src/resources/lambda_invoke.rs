@@ -145,6 +145,10 @@ impl TaskRunner for LambdaInvoke {
         self.inner.check_task(state, resource)
     }
 
+    fn answers_itself(&self, state: &str) -> bool {
+        self.inner.answers_itself(state)
+    }
+
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
         if call.resource != LAMBDA_INVOKE {
             return self.inner.invoke(call);

@@ -1,6 +1,7 @@
 //! The in-memory store: Express executions (at-least-once, gone with the
 //! process) and tests. Same rules as the SQLite store, nothing durable.
 
+mod callbacks;
 mod machines;
 
 use std::collections::{HashMap, HashSet};
@@ -17,6 +18,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// State machines, versions, aliases and tags ([`super::MachineStore`]).
     machines: Mutex<machines::Tables>,
+    /// Task tokens and activities ([`super::CallbackStore`]).
+    callbacks: Mutex<callbacks::Tables>,
 }
 
 #[derive(Default)]

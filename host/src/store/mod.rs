@@ -27,6 +27,7 @@
 //! expired, instead of [`owner_alive`]'s file lock) and fence writes with the
 //! lease so a host that lost its lease cannot append.
 
+pub mod callbacks;
 pub mod machines;
 mod memory;
 mod owner;
@@ -43,6 +44,9 @@ use time::OffsetDateTime;
 use crate::engine::ExecutionType;
 use crate::engine::journal::{Journal, KeyedEvent};
 
+pub use callbacks::{
+    ActivityRecord, CallbackStore, TaskToken, TokenAnswer, TokenRefusal, TokenStatus,
+};
 pub use machines::{AliasRecord, MachineRecord, MachineStore, Put, VersionRecord};
 pub use memory::MemoryStore;
 pub use owner::{OwnerLock, owner_alive};
@@ -51,7 +55,7 @@ pub use sqlite::{SCHEMA_VERSION, SqliteStore, Synchronous, default_path};
 
 /// Keeps executions and their history. Methods block (call them from a
 /// blocking context or through the [`Recorder`]); each is atomic.
-pub trait Store: Send + Sync {
+pub trait Store: CallbackStore + Send + Sync {
     /// Records a new execution and its first events (e.g. `ExecutionStarted`),
     /// durably. A used ARN is [`StoreError::ExecutionAlreadyExists`].
     fn create(

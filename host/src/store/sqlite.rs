@@ -11,6 +11,7 @@
 //! refuses, before writing a byte: a file that is not SQLite, an SQLite file
 //! of another application, one from a newer schema, and a corrupt one.
 
+mod callbacks;
 mod machines;
 
 use std::collections::HashMap;
@@ -210,6 +211,7 @@ impl SqliteStore {
         }
         // The file is ours: the state machine tables are added if absent.
         conn.execute_batch(machines::SCHEMA).map_err(e)?;
+        conn.execute_batch(callbacks::SCHEMA).map_err(e)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(e)?;

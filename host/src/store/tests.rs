@@ -81,6 +81,9 @@ fn live(events: &[StoredEvent]) -> Vec<u64> {
         .collect()
 }
 
+mod callbacks;
+use callbacks::*;
+
 /// Runs each contract test against a memory store and a fresh SQLite file.
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
@@ -108,6 +111,11 @@ both_stores!(
     stop_requests,
     lookup_by_name,
     list_filters_and_orders,
+    tokens_are_opened_once_per_key,
+    tokens_are_answered_once,
+    token_changes_come_in_version_order,
+    activity_tasks_go_to_one_worker_oldest_first,
+    activities_are_created_once,
 );
 
 fn round_trip(store: &dyn Store) {
@@ -684,6 +692,51 @@ impl<S: Store> Counting<S> {
             writes: AtomicUsize::new(0),
             gate: Mutex::new(None),
         }
+    }
+}
+
+impl<S: Store> CallbackStore for Counting<S> {
+    fn open_token(&self, token: &TaskToken) -> Result<TaskToken, StoreError> {
+        self.inner.open_token(token)
+    }
+    fn token(&self, token: &str) -> Result<Option<TaskToken>, StoreError> {
+        self.inner.token(token)
+    }
+    fn answer_token(
+        &self,
+        token: &str,
+        answer: &TokenAnswer,
+        at: OffsetDateTime,
+    ) -> Result<Result<TaskToken, TokenRefusal>, StoreError> {
+        self.inner.answer_token(token, answer, at)
+    }
+    fn close_token(&self, token: &str) -> Result<(), StoreError> {
+        self.inner.close_token(token)
+    }
+    fn token_changes(&self, after: u64, limit: usize) -> Result<Vec<TaskToken>, StoreError> {
+        self.inner.token_changes(after, limit)
+    }
+    fn token_version(&self) -> Result<u64, StoreError> {
+        self.inner.token_version()
+    }
+    fn take_activity_task(
+        &self,
+        activity_arn: &str,
+        worker_name: Option<&str>,
+    ) -> Result<Option<TaskToken>, StoreError> {
+        self.inner.take_activity_task(activity_arn, worker_name)
+    }
+    fn put_activity(&self, record: &ActivityRecord) -> Result<ActivityRecord, StoreError> {
+        self.inner.put_activity(record)
+    }
+    fn activity(&self, name: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        self.inner.activity(name)
+    }
+    fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        self.inner.activities()
+    }
+    fn delete_activity(&self, name: &str) -> Result<bool, StoreError> {
+        self.inner.delete_activity(name)
     }
 }
 

@@ -4,6 +4,7 @@
 //! of the AWS-recorded conformance executions, and a bounded load test.
 
 mod auth;
+mod callbacks;
 mod conformance;
 mod executions;
 mod load;

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::callback::Limits;
 use super::task_events::TaskEvents;
 use super::{Failure, MAX_SECONDS, Run, StateEnv, Step, Vars, io, later, matches, parse_text};
 use super::{retry_delay, until};
 use crate::asl::model::*;
 use crate::engine::TaskCall;
+use crate::engine::callbacks::{Waiting, is_activity};
 use crate::engine::history::{Phase, state_event};
 use crate::engine::journal::EventKey;
 use crate::errors::{AslError, names};
@@ -130,9 +132,39 @@ impl Run<'_> {
         cursor: &mut u64,
         vars: &Vars,
     ) -> Result<Value, Failure> {
-        let effective = self.effective_input(env, input, vars)?;
+        // A callback's token exists before its Parameters are built, which
+        // read it as `$$.Task.Token`.
+        let waiting = match &env.state.kind {
+            StateKind::Task(task) if self.is_callback(env, task) => {
+                Some(self.open_token(env, None).await?)
+            }
+            _ => None,
+        };
+        let set_token = |token: Option<Arc<str>>| {
+            *env.task_token.lock().unwrap_or_else(|e| e.into_inner()) = token;
+        };
+        // A mocked callback answers at once, with a token made up for its
+        // Parameters, as Step Functions Local does (checklist LOCAL-03).
+        let made_up = match &env.state.kind {
+            StateKind::Task(task) if waiting.is_none() && is_callback(&task.resource) => {
+                Some(Arc::from(format!("mock{}", uuid::Uuid::new_v4().simple())))
+            }
+            _ => None,
+        };
+        set_token(
+            waiting
+                .as_ref()
+                .map(|w| Arc::from(w.token.as_str()))
+                .or(made_up),
+        );
+        let effective = self.effective_input(env, input, vars);
+        set_token(None);
+        let effective = effective?;
         match &env.state.kind {
-            StateKind::Task(task) => self.task(env, task, &effective, input, cursor, vars).await,
+            StateKind::Task(task) => {
+                self.task(env, task, &effective, input, cursor, vars, waiting)
+                    .await
+            }
             StateKind::Parallel { branches } => {
                 self.parallel(env, branches, &effective, cursor, vars).await
             }
@@ -141,6 +173,10 @@ impl Run<'_> {
         }
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the attempt's parts, as `attempt` has them"
+    )]
     async fn task(
         &self,
         env: &StateEnv<'_>,
@@ -149,6 +185,7 @@ impl Run<'_> {
         states_input: &Value,
         cursor: &mut u64,
         vars: &Vars,
+        waiting: Option<Waiting>,
     ) -> Result<Value, Failure> {
         let timeout = match &task.timeout {
             Some(field) => {
@@ -163,6 +200,17 @@ impl Run<'_> {
             None => None,
         };
         let events = TaskEvents::for_resource(&task.resource);
+        let limits = Limits { timeout, heartbeat };
+        if let Some(waiting) = waiting {
+            return self
+                .callback_task(env, task, &events, input, waiting, limits, cursor)
+                .await;
+        }
+        if is_activity(&task.resource) && !self.engine.tasks.answers_itself(&env.state.name) {
+            return self
+                .activity_task(env, &events, input, limits, cursor)
+                .await;
+        }
         let scheduled = self.emit(env, *cursor, events.scheduled, || {
             events.scheduled_details(input, timeout, heartbeat)
         });
@@ -271,7 +319,7 @@ impl Run<'_> {
 
     /// The outcome an earlier run recorded for the attempt about to be
     /// invoked, with the id of its event.
-    fn recorded_result(
+    pub(super) fn recorded_result(
         &self,
         env: &StateEnv<'_>,
         events: &TaskEvents<'_>,
@@ -360,7 +408,7 @@ impl Run<'_> {
 /// AWS's error for a task result past the payload limit. It names the
 /// resource: the function ARN of a Lambda `Resource`, the service of an
 /// integration (`lambda` for `arn:aws:states:::lambda:invoke`).
-fn result_too_large(resource: &str) -> AslError {
+pub(super) fn result_too_large(resource: &str) -> AslError {
     let subject = match resource.split(':').collect::<Vec<_>>().as_slice() {
         ["arn", _partition, "states", "", "", service, ..] => service.to_string(),
         _ => resource.to_owned(),
@@ -371,4 +419,9 @@ fn result_too_large(resource: &str) -> AslError {
             "The state/task '{subject}' returned a result with a size exceeding the maximum number of bytes service limit."
         ),
     )
+}
+
+/// A `.waitForTaskToken` resource.
+fn is_callback(resource: &str) -> bool {
+    crate::engine::callbacks::callback_integration(resource).is_some()
 }

@@ -8,10 +8,12 @@ use crate::engine::history;
 use crate::errors::AslError;
 
 /// History event names and details for a Task's resource kind: a Lambda
-/// ARN gets `LambdaFunction*` events as on AWS, anything else `Task*`.
+/// ARN gets `LambdaFunction*` events as on AWS, an activity ARN
+/// `Activity*` (checklist TASK-08), anything else `Task*`.
 pub(super) struct TaskEvents<'r> {
     resource: &'r str,
     lambda: bool,
+    activity: bool,
     pub scheduled: &'static str,
     pub started: &'static str,
     pub succeeded: &'static str,
@@ -25,16 +27,29 @@ impl<'r> TaskEvents<'r> {
             TaskEvents {
                 resource,
                 lambda: true,
+                activity: false,
                 scheduled: "LambdaFunctionScheduled",
                 started: "LambdaFunctionStarted",
                 succeeded: "LambdaFunctionSucceeded",
                 failed: "LambdaFunctionFailed",
                 timed_out: "LambdaFunctionTimedOut",
             }
+        } else if crate::engine::callbacks::is_activity(resource) {
+            TaskEvents {
+                resource,
+                lambda: false,
+                activity: true,
+                scheduled: "ActivityScheduled",
+                started: "ActivityStarted",
+                succeeded: "ActivitySucceeded",
+                failed: "ActivityFailed",
+                timed_out: "ActivityTimedOut",
+            }
         } else {
             TaskEvents {
                 resource,
                 lambda: false,
+                activity: false,
                 scheduled: "TaskScheduled",
                 started: "TaskStarted",
                 succeeded: "TaskSucceeded",
@@ -42,6 +57,11 @@ impl<'r> TaskEvents<'r> {
                 timed_out: "TaskTimedOut",
             }
         }
+    }
+
+    /// The Task's `Resource`, as written.
+    pub(super) fn resource(&self) -> &'r str {
+        self.resource
     }
 
     /// `resourceType` and `resource` as AWS splits them: `wasm:enrich` →
@@ -67,7 +87,7 @@ impl<'r> TaskEvents<'r> {
         timeout: Option<u64>,
         heartbeat: Option<u64>,
     ) -> Option<(&'static str, Value)> {
-        let mut details = if self.lambda {
+        let mut details = if self.lambda || self.activity {
             json!({"resource": self.resource, "input": history::text(input), "inputDetails": {"truncated": false}})
         } else {
             let (resource_type, resource) = self.resource_parts();
@@ -76,7 +96,7 @@ impl<'r> TaskEvents<'r> {
         if let (Some(timeout), Some(object)) = (timeout, details.as_object_mut()) {
             object.insert("timeoutInSeconds".into(), json!(timeout));
         }
-        // Only a task (not a Lambda function) event has a heartbeat member.
+        // A Lambda function's event has no heartbeat member.
         if let (Some(heartbeat), Some(object), false) =
             (heartbeat, details.as_object_mut(), self.lambda)
         {
@@ -84,6 +104,8 @@ impl<'r> TaskEvents<'r> {
         }
         let member = if self.lambda {
             "lambdaFunctionScheduledEventDetails"
+        } else if self.activity {
+            "activityScheduledEventDetails"
         } else {
             "taskScheduledEventDetails"
         };
@@ -111,6 +133,8 @@ impl<'r> TaskEvents<'r> {
         add_usage(&mut details, usage);
         let member = if self.lambda {
             "lambdaFunctionSucceededEventDetails"
+        } else if self.activity {
+            "activitySucceededEventDetails"
         } else {
             self.add_resource(&mut details);
             "taskSucceededEventDetails"
@@ -126,16 +150,39 @@ impl<'r> TaskEvents<'r> {
     ) -> Option<(&'static str, Value)> {
         let mut details = history::error_object(&error.error, &error.cause);
         add_usage(&mut details, usage);
-        if !self.lambda {
+        if !self.lambda && !self.activity {
             self.add_resource(&mut details);
         }
         let member = match kind {
             "LambdaFunctionFailed" => "lambdaFunctionFailedEventDetails",
+            "ActivityFailed" => "activityFailedEventDetails",
+            "ActivityTimedOut" => "activityTimedOutEventDetails",
             "LambdaFunctionTimedOut" => "lambdaFunctionTimedOutEventDetails",
             "TaskTimedOut" => "taskTimedOutEventDetails",
             _ => "taskFailedEventDetails",
         };
         Some((member, details))
+    }
+
+    /// `TaskSubmitted`: what the integration of a callback task answered
+    /// (e.g. Lambda's Invoke response), which is not the task's result.
+    pub(super) fn submitted_details(&self, output: &Value) -> Option<(&'static str, Value)> {
+        let mut details =
+            json!({"output": history::text(output), "outputDetails": {"truncated": false}});
+        self.add_resource(&mut details);
+        Some(("taskSubmittedEventDetails", details))
+    }
+
+    /// `ActivityStarted`: the worker that took the task, if it named itself.
+    pub(super) fn activity_started_details(
+        &self,
+        worker: Option<&str>,
+    ) -> Option<(&'static str, Value)> {
+        let details = match worker {
+            Some(worker) => json!({"workerName": worker}),
+            None => json!({}),
+        };
+        Some(("activityStartedEventDetails", details))
     }
 
     fn add_resource(&self, details: &mut Value) {

@@ -61,6 +61,7 @@ pub(crate) async fn test_state(
         seq: AtomicU32::new(1),
         entered_replayed: false,
         replayed_at: Mutex::new(None),
+        task_token: Mutex::new(None),
     };
     let mut data = InspectionData {
         input: Some(history::text(&prepared.input)),
