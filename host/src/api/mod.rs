@@ -24,6 +24,7 @@
 //! never changes one already running.
 
 mod arn;
+mod children;
 mod executions;
 mod express;
 mod machines;
@@ -46,6 +47,7 @@ use crate::asl::{self, MachineType};
 use crate::engine::{ExecutionType, TaskRunner};
 use crate::executions::Executions;
 use crate::store::{MachineRecord, MachineStore};
+pub use children::ServiceMachines;
 pub use machines::deploy;
 pub use protocol::ApiError;
 

@@ -25,7 +25,7 @@ pub struct DbArg {
 }
 
 impl DbArg {
-    fn open(&self) -> anyhow::Result<Executions> {
+    fn open(&self) -> anyhow::Result<std::sync::Arc<Executions>> {
         let path = self.path()?;
         // Only `host run` creates a database; here a missing one is a typo.
         if !path.exists() {
@@ -34,7 +34,8 @@ impl DbArg {
                 path.display()
             );
         }
-        Executions::open(&path)
+        // Shared: a resumed or redriven execution may start or adopt children.
+        Ok(Executions::open(&path)?.shared())
     }
 
     fn path(&self) -> anyhow::Result<PathBuf> {

@@ -12,7 +12,8 @@ use clap::Args;
 
 use crate::api::{self, ServeOptions, Service};
 use crate::engine::{NoTasks, TaskRunner};
-use crate::executions::Executions;
+use crate::executions::{Executions, RunOptions};
+use crate::nested::NestedExecutions;
 use crate::resources::{MANIFEST_FILE, MachineDecl, Manifest};
 use crate::store::SqliteStore;
 
@@ -77,7 +78,19 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let store = Arc::new(SqliteStore::open(&db)?);
     let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
-    let executions = Arc::new(Executions::with_store(store.clone(), &dir)?);
+    let executions = Executions::with_store(store.clone(), &dir)?.shared();
+    // Nested executions start the registry's state machines.
+    let machines = Arc::new(api::ServiceMachines::default());
+    let nested = NestedExecutions::new(tasks, Ok(machines.clone()));
+    nested.attach(
+        &executions,
+        manifest.clone(),
+        RunOptions {
+            payload_limit: None,
+            virtual_time: args.virtual_time,
+        },
+    );
+    executions.register_runner(manifest.as_deref(), nested.clone());
     let options = ServeOptions {
         manifest,
         express_keep: args.express_keep,
@@ -85,7 +98,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         virtual_time: args.virtual_time,
         ..ServeOptions::default()
     };
-    let service = Service::new(executions.clone(), store, tasks, options);
+    let service = Service::new(executions.clone(), store, nested, options);
+    machines.attach(&service);
     let runtime = super::executions::runtime()?;
     runtime.block_on(async {
         for line in api::deploy(&service, &declared).await? {

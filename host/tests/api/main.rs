@@ -7,6 +7,7 @@ mod conformance;
 mod executions;
 mod load;
 mod machines;
+mod nested;
 mod protocol;
 mod server;
 mod versions;
