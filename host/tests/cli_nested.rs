@@ -142,7 +142,11 @@ fn a_child_the_manifest_does_not_declare_fails_as_aws_says() {
         "order.json",
         &parent("arn:aws:states:::states:startExecution", "shipping").to_string(),
     );
-    let ran = host(dir, &["run", "order.json", "--describe"]);
+    write(dir, "input.json", r#"{"order": 7}"#);
+    let ran = host(
+        dir,
+        &["run", "order.json", "--input", "input.json", "--describe"],
+    );
     assert_eq!(ran.status.code(), Some(1));
     let described = stdout_json(&ran);
     assert_eq!(

@@ -183,12 +183,14 @@ async fn a_failing_child_fails_the_parent_that_waits_for_it() {
     let broken = json!({"StartAt": "Break", "States": {"Break": {"Type": "Fail", "Error": "Child.Broke", "Cause": "on purpose"}}});
     let child = create(&client, "broken", &broken).await;
     let waits = |resource: &str, catch: bool| {
-        let mut state = json!({"Type": "Task", "Resource": resource,
+        let state = json!({"Type": "Task", "Resource": resource,
             "Parameters": {"StateMachineArn": child}, "End": true});
+        let mut states = json!({"Run": state});
         if catch {
-            state["Catch"] = json!([{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.caught", "Next": "Handled"}]);
+            states["Run"]["Catch"] = json!([{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.caught", "Next": "Handled"}]);
+            states["Handled"] = json!({"Type": "Pass", "End": true});
         }
-        json!({"StartAt": "Run", "States": {"Run": state, "Handled": {"Type": "Pass", "End": true}}})
+        json!({"StartAt": "Run", "States": states})
     };
     let uncaught = create(
         &client,
