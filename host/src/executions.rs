@@ -16,7 +16,7 @@ pub mod callbacks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -62,6 +62,9 @@ pub struct Executions {
     stops: Arc<StopPoller>,
     /// Task tokens of callback and activity tasks, and their poller.
     tokens: callbacks::TaskTokens,
+    /// This, once shared ([`Executions::shared`]): children and resumes
+    /// that outlive a call need it.
+    me: OnceLock<Weak<Executions>>,
 }
 
 /// Who waits for a stop request, and the one task that looks for them.
@@ -192,7 +195,73 @@ impl Executions {
             observer: None,
             attempts: ResumeAttempts::new(dir),
             stops: Arc::default(),
+            me: OnceLock::new(),
         })
+    }
+
+    /// Shared, so executions can start and adopt children (nested
+    /// executions) and resume them with the manifest's state machines.
+    pub fn shared(self) -> Arc<Self> {
+        let shared = Arc::new(self);
+        let _ = shared.me.set(Arc::downgrade(&shared));
+        shared
+    }
+
+    /// Executions of `manifest` run with `runner` (also when resumed).
+    pub fn register_runner(&self, manifest: Option<&Path>, runner: Arc<dyn TaskRunner>) {
+        let key = manifest.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
+        self.runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, runner);
+    }
+
+    /// The stored record of execution `arn`.
+    pub fn record(&self, arn: &str) -> anyhow::Result<ExecutionRecord> {
+        Ok(self.store.get(arn)?)
+    }
+
+    /// Runs an execution [`Executions::begin`] recorded to its end, in a
+    /// task of its own (a child a parent does not wait for, or waits for by
+    /// [`Executions::wait_for`]).
+    pub fn spawn_run(&self, begun: Begun, machine: Arc<StateMachine>) {
+        let Some(me) = self.me.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = me.run_begun(begun, &machine).await {
+                tracing::error!(error = %format!("{e:#}").escape_debug(), "a child execution could not be run to its end");
+            }
+        });
+    }
+
+    /// Resolves with the record of execution `arn` once it has ended. If
+    /// its owner process died (a child whose host crashed, not among the
+    /// executions this host resumes), this process takes it over.
+    pub async fn wait_for(&self, arn: &str) -> anyhow::Result<ExecutionRecord> {
+        loop {
+            let record = self.store.get(arn)?;
+            if record.status != ExecutionStatus::Running {
+                return Ok(record);
+            }
+            let alive = match &record.owner {
+                Some(owner) => owner_alive(&self.dir, owner)?,
+                None => false,
+            };
+            if !alive
+                && let Some(me) = self.me.get().and_then(Weak::upgrade)
+                && self
+                    .store
+                    .claim(&record.arn, record.owner.as_deref(), self.owner.id())?
+            {
+                tokio::spawn(async move {
+                    if let Err(e) = me.continue_execution(&record, false, Arc::default()).await {
+                        tracing::error!(error = %format!("{e:#}").escape_debug(), "an adopted child execution could not be run to its end");
+                    }
+                });
+            }
+            tokio::time::sleep(STOP_POLL).await;
+        }
     }
 
     /// Reports Map progress of every execution run here to `observer`.
@@ -578,8 +647,47 @@ impl Executions {
                 stop_date: now,
             })
             .await?;
+        self.stop_children(&record.arn).await;
         let stored = self.store.get(&record.arn)?;
         Ok(execution_of(&stored))
+    }
+
+    /// Waits for every child execution `parent` started that still runs
+    /// (fire-and-forget ones), and theirs: a `host run` ends with them
+    /// rather than leaving them for the next start.
+    pub async fn wait_for_children(&self, parent: &str) -> anyhow::Result<()> {
+        let running = self.store.list(Some(ExecutionStatus::Running))?;
+        for child in running {
+            let link = child.options.get(crate::nested::STARTED_BY);
+            if link.and_then(|l| l.get("executionArn")) == Some(&json!(parent)) {
+                self.wait_for(&child.arn).await?;
+                Box::pin(self.wait_for_children(&child.arn)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the running children that aborted execution `parent` was
+    /// waiting for (`.sync`), best effort, as AWS does (checklist NEST-04).
+    async fn stop_children(&self, parent: &str) {
+        let Ok(running) = self.store.list(Some(ExecutionStatus::Running)) else {
+            return;
+        };
+        for child in running {
+            let link = child.options.get(crate::nested::STARTED_BY);
+            let waited_for =
+                link.and_then(|l| l.get("sync")).and_then(Value::as_bool) == Some(true);
+            if !waited_for || link.and_then(|l| l.get("executionArn")) != Some(&json!(parent)) {
+                continue;
+            }
+            let request = StopRequest {
+                error: None,
+                cause: None,
+            };
+            if let Err(e) = Box::pin(self.stop(&child.arn, request)).await {
+                tracing::warn!(error = %format!("{e:#}").escape_debug(), "a child of an aborted execution could not be stopped");
+            }
+        }
     }
 
     /// Stops a RUNNING execution: its owner aborts it at once if alive,
@@ -679,16 +787,6 @@ impl Executions {
         self.continue_execution(record, false, Arc::default()).await
     }
 
-    /// Sets the runner executions of `manifest` resume and redrive with
-    /// (`host serve` gives a tenant's, whose tasks run under its quotas).
-    pub fn use_runner(&self, manifest: Option<&Path>, tasks: Arc<dyn TaskRunner>) {
-        let manifest = manifest.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
-        self.runners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(manifest, tasks);
-    }
-
     fn runner(&self, manifest: Option<&Path>) -> anyhow::Result<Arc<dyn TaskRunner>> {
         let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
         let key = manifest.map(Path::to_owned);
@@ -698,6 +796,16 @@ impl Executions {
         let runner: Arc<dyn TaskRunner> = match manifest {
             Some(path) => crate::resources::load_runner(path)?,
             None => Arc::new(NoTasks),
+        };
+        // Nested executions of the manifest's state machines, when shared.
+        let runner = match self.me.get().and_then(Weak::upgrade) {
+            Some(me) => {
+                let machines = crate::nested::ManifestMachines::for_manifest(manifest);
+                let nested = crate::nested::NestedExecutions::new(runner, machines);
+                nested.attach(&me, key.clone(), RunOptions::default());
+                nested as Arc<dyn TaskRunner>
+            }
+            None => runner,
         };
         runners.insert(key, runner.clone());
         Ok(runner)
@@ -792,4 +900,19 @@ pub fn describe(record: &ExecutionRecord) -> Value {
         }
     }
     described
+}
+
+/// The ARN of the execution whose name a failed [`Executions::begin`] found used.
+pub fn already_exists(e: &anyhow::Error) -> Option<&str> {
+    let store_error = match e.downcast_ref::<StoreError>() {
+        Some(e) => Some(e),
+        None => match e.downcast_ref::<crate::store::RecorderError>() {
+            Some(crate::store::RecorderError::Store(e)) => Some(e.as_ref()),
+            _ => None,
+        },
+    };
+    match store_error {
+        Some(StoreError::ExecutionAlreadyExists { arn }) => Some(arn.as_str()),
+        _ => None,
+    }
 }

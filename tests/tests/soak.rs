@@ -284,6 +284,7 @@ async fn hostile(
             input: &input,
             execution_id: &format!("soak-{i}"),
             state_name: "Hostile",
+            attempt: "",
             retry_count: 0,
             timeout: None,
             concurrent: true,

@@ -26,6 +26,7 @@
 mod arn;
 pub mod auth;
 mod callbacks;
+mod children;
 mod executions;
 mod express;
 mod machines;
@@ -49,6 +50,7 @@ use crate::asl::{self, MachineType};
 use crate::engine::{ExecutionType, TaskRunner};
 use crate::executions::Executions;
 use crate::store::{MachineRecord, MachineStore};
+pub use children::ServiceMachines;
 pub use machines::deploy;
 pub use protocol::ApiError;
 

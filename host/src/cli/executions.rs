@@ -32,7 +32,7 @@ impl DbArg {
             .unwrap_or_else(|_| "the executions database".into())
     }
 
-    pub(super) fn open(&self) -> anyhow::Result<Executions> {
+    pub(super) fn open(&self) -> anyhow::Result<std::sync::Arc<Executions>> {
         let path = self.path()?;
         // Only `host run` creates a database; here a missing one is a typo.
         if !path.exists() {
@@ -41,7 +41,8 @@ impl DbArg {
                 path.display()
             );
         }
-        Executions::open(&path)
+        // Shared: a resumed or redriven execution may start or adopt children.
+        Ok(Executions::open(&path)?.shared())
     }
 
     fn path(&self) -> anyhow::Result<PathBuf> {

@@ -16,6 +16,7 @@ use crate::engine::history::{HISTORY_EVENT_LIMIT, HISTORY_FULL_CAUSE};
 use crate::engine::{Clock, Engine, ExecutionRequest, ExecutionType, NoTasks, Status, TaskRunner};
 use crate::executions::{Executions, RunOptions, Start};
 use crate::mocks::{MockConfig, MockedTasks};
+use crate::nested::{ManifestMachines, NestedExecutions};
 use crate::resources::{LambdaInvoke, Manifest, WasmTasks};
 
 #[derive(Debug, Args)]
@@ -111,10 +112,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let described_input = args.describe.then(|| input.clone());
     let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
     let wasm = load_tasks(manifest.as_deref(), args.tenant.as_deref())?;
-    let mut tasks: Arc<dyn TaskRunner> = match &wasm {
+    let base: Arc<dyn TaskRunner> = match &wasm {
         Some(wasm) => Arc::new(LambdaInvoke::new(wasm.clone())),
         None => Arc::new(NoTasks),
     };
+    let kind = match args.kind {
+        Kind::Standard => ExecutionType::Standard,
+        Kind::Express => ExecutionType::Express,
+    };
+    let stored = kind == ExecutionType::Standard && !args.no_store && args.mock_config.is_none();
+    // Nested executions start the manifest's state machines, as durable
+    // executions beside this one: only a recorded run has a store for them.
+    let machines = match stored {
+        true => ManifestMachines::for_manifest(manifest.as_deref()),
+        false => Err(
+            "nested executions run only in a recorded Standard execution \
+                      (not with --no-store, --mock-config or --type express)"
+                .to_owned(),
+        ),
+    };
+    let nested = NestedExecutions::new(base, machines);
+    let mut tasks: Arc<dyn TaskRunner> = nested.clone();
     let state_machine_name = args
         .state_machine_name
         .clone()
@@ -142,12 +160,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         super::validate::print_problems(&args.pipeline, &unknown);
         return Ok(ExitCode::from(1));
     }
-    let kind = match args.kind {
-        Kind::Standard => ExecutionType::Standard,
-        Kind::Express => ExecutionType::Express,
-    };
     let runtime = super::executions::runtime()?;
-    let stored = kind == ExecutionType::Standard && !args.no_store && args.mock_config.is_none();
     let (execution, history) = if stored {
         let db = super::executions::db_for_pipeline(args.db.as_deref(), &args.pipeline);
         let mut executions = Executions::open(&db)?;
@@ -158,6 +171,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             payload_limit: Some(args.payload_limit),
             virtual_time: args.virtual_time,
         };
+        let executions = executions.shared();
+        nested.attach(&executions, manifest.clone(), options.clone());
+        executions.register_runner(manifest.as_deref(), nested.clone());
         let start = Start {
             machine: &pipeline.machine,
             definition: &pipeline.text,
@@ -171,7 +187,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             // Executions of this pipeline whose host died go first.
             let resumed = executions.resume_orphans(Some(&state_machine_name)).await?;
             super::executions::report_resumed(&resumed);
-            executions.start(start, engine.tasks().clone()).await
+            let execution = executions.start(start, engine.tasks().clone()).await?;
+            executions
+                .wait_for_children(&execution.execution_arn)
+                .await?;
+            anyhow::Ok(execution)
         })?;
         let history = match args.history.is_some() || args.profile {
             true => executions

@@ -13,7 +13,8 @@ use clap::Args;
 use crate::api::auth::Keys;
 use crate::api::{self, Gateway, ServeOptions, Service};
 use crate::engine::{NoTasks, TaskRunner};
-use crate::executions::Executions;
+use crate::executions::{Executions, RunOptions};
+use crate::nested::NestedExecutions;
 use crate::resources::{MANIFEST_FILE, MachineDecl, Manifest};
 use crate::store::SqliteStore;
 
@@ -214,9 +215,23 @@ fn open_service(
     }
     let store = Arc::new(SqliteStore::open(db)?);
     let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
-    let executions = Arc::new(Executions::with_store(store.clone(), &dir)?);
-    executions.use_runner(manifest, tasks.clone());
-    Ok(Service::new(executions, store, tasks, options))
+    let executions = Executions::with_store(store.clone(), &dir)?.shared();
+    // Nested executions start the registry's state machines; executions
+    // resumed or redriven here run with the same (tenant's) runner.
+    let machines = Arc::new(api::ServiceMachines::default());
+    let nested = NestedExecutions::new(tasks, Ok(machines.clone()));
+    nested.attach(
+        &executions,
+        manifest.map(std::path::Path::to_owned),
+        RunOptions {
+            payload_limit: None,
+            virtual_time: options.virtual_time,
+        },
+    );
+    executions.register_runner(manifest, nested.clone());
+    let service = Service::new(executions, store, nested, options);
+    machines.attach(&service);
+    Ok(service)
 }
 
 /// Resolves at SIGINT or SIGTERM.

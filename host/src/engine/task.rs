@@ -17,6 +17,12 @@ pub struct TaskCall<'a> {
     pub input: &'a Value,
     pub execution_id: &'a str,
     pub state_name: &'a str,
+    /// Where this attempt sits in the execution (its result event's key and
+    /// the run it belongs to): the same when a resumed execution replays it,
+    /// different for every other attempt. A runner that starts something
+    /// durable (a child execution) names it from this, so a replay finds it
+    /// instead of starting a second one.
+    pub attempt: &'a str,
     /// 0 on the first attempt, then 1, 2, ... on each retry.
     pub retry_count: u32,
     /// The state's `TimeoutSeconds`, when it has one; else the task's default applies.

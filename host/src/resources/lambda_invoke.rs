@@ -219,6 +219,7 @@ mod tests {
             input,
             execution_id: "arn:aws:states:local:000000000000:execution:m:e",
             state_name: "Invoke",
+            attempt: "@0.2#0",
             retry_count: 0,
             timeout: Some(Duration::from_secs(5)),
             concurrent: false,

@@ -10,6 +10,7 @@ mod executions;
 mod load;
 mod machines;
 mod mocks;
+mod nested;
 mod protocol;
 mod server;
 mod versions;

@@ -161,6 +161,7 @@ async fn call_limited(
             input: &input,
             execution_id: "e",
             state_name: "S",
+            attempt: "",
             retry_count: 0,
             timeout: None,
             concurrent: true,

@@ -317,6 +317,7 @@ pub(crate) async fn secrets_reach_only_their_task_and_are_redacted() {
                 input: &input,
                 execution_id: "e",
                 state_name: "S",
+                attempt: "",
                 retry_count: 0,
                 timeout: None,
                 concurrent: true,

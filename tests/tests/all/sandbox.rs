@@ -758,6 +758,7 @@ async fn the_manifest_maps_resources_to_tasks() {
         input: &input,
         execution_id: "e",
         state_name: "S",
+        attempt: "",
         retry_count: 0,
         timeout: None,
         concurrent: true,

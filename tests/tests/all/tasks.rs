@@ -72,6 +72,7 @@ impl Sandbox {
             input: &input,
             execution_id: "arn:aws:states:local:000000000000:execution:test:run-1",
             state_name: "Under test",
+            attempt: "",
             retry_count: 0,
             timeout: None,
             concurrent: true,

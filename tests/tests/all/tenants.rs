@@ -43,6 +43,7 @@ async fn invoke(runner: &WasmTasks, resource: &str, input: &Value, execution: &s
             input,
             execution_id: execution,
             state_name: "Under test",
+            attempt: "",
             retry_count: 0,
             timeout: None,
             concurrent: true,

@@ -224,11 +224,21 @@ impl Run<'_> {
         }
         // A task whose events could not be recorded is not run.
         self.check_history()?;
+        // The key of the result event this attempt will record, and the
+        // run (a redrive runs a failed step again, as a new attempt).
+        let attempt = format!(
+            "{}@{}.{}#{}",
+            env.frame,
+            env.visit,
+            env.seq.load(Ordering::Relaxed),
+            self.info.redrive_count
+        );
         let call = TaskCall {
             resource: &task.resource,
             input,
             execution_id: &self.info.arn,
             state_name: &env.state.name,
+            attempt: &attempt,
             retry_count: env.retry_count,
             timeout: timeout.map(Duration::from_secs),
             // The root frame runs one state at a time.
