@@ -236,6 +236,10 @@ impl TaskRunner for MockedTasks {
         Ok(())
     }
 
+    fn buckets(&self) -> Option<&crate::objects::Buckets> {
+        self.inner.buckets()
+    }
+
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
         let Some(responses) = self.case.states.get(call.state_name) else {
             return self.inner.invoke(call);

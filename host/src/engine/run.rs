@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 mod map;
+mod map_data;
 mod retry;
 mod states;
 mod task_events;

@@ -103,7 +103,7 @@
 //! within it exactly.
 
 mod lambda_invoke;
-mod manifest;
+pub(crate) mod manifest;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -376,7 +376,11 @@ impl TaskRunner for WasmTasks {
 pub fn load_runner(path: &Path) -> anyhow::Result<Arc<dyn TaskRunner>> {
     let manifest = Manifest::load(path)?;
     let tasks = Arc::new(WasmTasks::load(&manifest, &shared_sandbox()?)?);
-    Ok(Arc::new(LambdaInvoke::new(tasks)))
+    let buckets = crate::objects::config::open_all(manifest.buckets())?;
+    Ok(Arc::new(crate::objects::s3_tasks::S3Tasks::new(
+        Arc::new(LambdaInvoke::new(tasks)),
+        buckets,
+    )))
 }
 
 /// The process's one sandbox, with [`SandboxConfig::default`] settings,
