@@ -12,6 +12,7 @@ pub mod errors;
 pub mod executions;
 pub mod mocks;
 pub mod nested;
+pub mod objects;
 pub mod query;
 pub mod resources;
 pub mod sandbox;

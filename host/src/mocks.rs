@@ -248,6 +248,10 @@ impl TaskRunner for MockedTasks {
         self.case.states.contains_key(state) || self.inner.answers_itself(state)
     }
 
+    fn buckets(&self) -> Option<&crate::objects::Buckets> {
+        self.inner.buckets()
+    }
+
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
         let Some(responses) = self.case.states.get(call.state_name) else {
             return self.inner.invoke(call);
@@ -283,6 +287,14 @@ impl TaskRunner for MockAwareCheck {
             return Ok(());
         }
         self.inner.check_task(state, resource)
+    }
+
+    fn answers_itself(&self, state: &str) -> bool {
+        self.inner.answers_itself(state)
+    }
+
+    fn buckets(&self) -> Option<&crate::objects::Buckets> {
+        self.inner.buckets()
     }
 
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {

@@ -198,6 +198,40 @@ pub struct MapSpec {
     pub tolerated_failure_count: Option<CountField>,
     pub tolerated_failure_percentage: Option<PercentField>,
     pub label: Option<String>,
+    /// A Distributed Map's `ItemReader`: items read from a bucket.
+    pub item_reader: Option<ItemReaderSpec>,
+    pub item_batcher: Option<ItemBatcherSpec>,
+    pub result_writer: Option<ResultWriterSpec>,
+}
+
+/// `ItemReader` (checklist DMAP-03/04).
+#[derive(Debug)]
+pub struct ItemReaderSpec {
+    pub resource: String,
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata): `Bucket`, `Key` | `Prefix`.
+    pub parameters: Option<Selector>,
+    /// `ReaderConfig.InputType`, as written.
+    pub input_type: Option<String>,
+    /// `CSVHeaders`, when `CSVHeaderLocation` is `GIVEN`.
+    pub csv_headers: Option<Vec<String>>,
+    /// `CSVDelimiter` as a byte (`COMMA` by default).
+    pub csv_delimiter: u8,
+    pub max_items: Option<CountField>,
+}
+
+/// `ItemBatcher` (DMAP-06).
+#[derive(Debug)]
+pub struct ItemBatcherSpec {
+    pub max_items_per_batch: Option<CountField>,
+    pub max_input_bytes_per_batch: Option<CountField>,
+    pub batch_input: Option<Selector>,
+}
+
+/// `ResultWriter` (DMAP-07).
+#[derive(Debug)]
+pub struct ResultWriterSpec {
+    /// `Parameters` / `Arguments`: `Bucket`, `Prefix`.
+    pub parameters: Option<Selector>,
 }
 
 /// A Map's `ItemSelector` in either query language.

@@ -570,7 +570,104 @@ impl Builder {
             tolerated_failure_count: self.count(f, "ToleratedFailureCount", at, language),
             tolerated_failure_percentage,
             label: f.get("Label").and_then(Value::as_str).map(str::to_owned),
+            item_reader: self.item_reader(f, at, language),
+            item_batcher: self.item_batcher(f, at, language),
+            result_writer: self.result_writer(f, at, language),
         }
+    }
+
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata) of a reader or writer.
+    fn request(
+        &mut self,
+        f: &Map<String, Value>,
+        at: &str,
+        language: QueryLanguage,
+    ) -> Option<Selector> {
+        if language == QueryLanguage::JsonAta {
+            self.jsonata(f.get("Arguments"), &format!("{at}/Arguments"))
+                .map(Selector::Jsonata)
+        } else {
+            self.template(f.get("Parameters"), &format!("{at}/Parameters"))
+                .map(Selector::Path)
+        }
+    }
+
+    fn item_reader(
+        &mut self,
+        f: &Map<String, Value>,
+        at: &str,
+        language: QueryLanguage,
+    ) -> Option<ItemReaderSpec> {
+        let reader = f.get("ItemReader")?.as_object()?;
+        let at = format!("{at}/ItemReader");
+        let empty = Map::new();
+        let config = reader
+            .get("ReaderConfig")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let config_at = format!("{at}/ReaderConfig");
+        let csv_headers = (config.get("CSVHeaderLocation").and_then(Value::as_str)
+            == Some("GIVEN"))
+        .then(|| strings(config.get("CSVHeaders")));
+        let csv_delimiter = match config.get("CSVDelimiter").and_then(Value::as_str) {
+            Some("PIPE") => b'|',
+            Some("SEMICOLON") => b';',
+            Some("SPACE") => b' ',
+            Some("TAB") => b'\t',
+            _ => b',',
+        };
+        Some(ItemReaderSpec {
+            resource: reader
+                .get("Resource")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            parameters: self.request(reader, &at, language),
+            input_type: config
+                .get("InputType")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            csv_headers,
+            csv_delimiter,
+            max_items: self.count(config, "MaxItems", &config_at, language),
+        })
+    }
+
+    fn item_batcher(
+        &mut self,
+        f: &Map<String, Value>,
+        at: &str,
+        language: QueryLanguage,
+    ) -> Option<ItemBatcherSpec> {
+        let batcher = f.get("ItemBatcher")?.as_object()?;
+        let at = format!("{at}/ItemBatcher");
+        let batch_input = if language == QueryLanguage::JsonAta {
+            self.jsonata(batcher.get("BatchInput"), &format!("{at}/BatchInput"))
+                .map(Selector::Jsonata)
+        } else {
+            self.template(batcher.get("BatchInput"), &format!("{at}/BatchInput"))
+                .map(Selector::Path)
+        };
+        Some(ItemBatcherSpec {
+            max_items_per_batch: self.count(batcher, "MaxItemsPerBatch", &at, language),
+            max_input_bytes_per_batch: self.count(batcher, "MaxInputBytesPerBatch", &at, language),
+            batch_input,
+        })
+    }
+
+    fn result_writer(
+        &mut self,
+        f: &Map<String, Value>,
+        at: &str,
+        language: QueryLanguage,
+    ) -> Option<ResultWriterSpec> {
+        let writer = f.get("ResultWriter")?.as_object()?;
+        // WriterConfig alone (no Resource) only formats the output.
+        writer.get("Resource")?;
+        let at = format!("{at}/ResultWriter");
+        Some(ResultWriterSpec {
+            parameters: self.request(writer, &at, language),
+        })
     }
 
     fn retriers(&mut self, f: &Map<String, Value>, _at: &str) -> Vec<Retrier> {

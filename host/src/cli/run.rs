@@ -111,11 +111,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // The engine consumes the input; `--describe` shows it.
     let described_input = args.describe.then(|| input.clone());
     let manifest = pipeline::manifest_path(&pipeline, args.manifest.as_deref());
-    let wasm = load_tasks(manifest.as_deref(), args.tenant.as_deref())?;
-    let base: Arc<dyn TaskRunner> = match &wasm {
+    let (wasm, buckets) = load_tasks(manifest.as_deref(), args.tenant.as_deref())?;
+    let mut base: Arc<dyn TaskRunner> = match &wasm {
         Some(wasm) => Arc::new(LambdaInvoke::new(wasm.clone())),
         None => Arc::new(NoTasks),
     };
+    base = Arc::new(crate::objects::s3_tasks::S3Tasks::new(base, buckets));
     let kind = match args.kind {
         Kind::Standard => ExecutionType::Standard,
         Kind::Express => ExecutionType::Express,
@@ -279,7 +280,11 @@ pub(super) fn failure_line(
 
 /// The tasks of the manifest at `path`, all run for `tenant` when given;
 /// `None` when there is no manifest.
-fn load_tasks(path: Option<&Path>, tenant: Option<&str>) -> anyhow::Result<Option<Arc<WasmTasks>>> {
+/// The manifest's tasks and buckets (none without a manifest).
+fn load_tasks(
+    path: Option<&Path>,
+    tenant: Option<&str>,
+) -> anyhow::Result<(Option<Arc<WasmTasks>>, crate::objects::Buckets)> {
     let Some(path) = path else {
         if let Some(tenant) = tenant {
             anyhow::bail!(
@@ -287,14 +292,15 @@ fn load_tasks(path: Option<&Path>, tenant: Option<&str>) -> anyhow::Result<Optio
                  add a sandstep.toml beside the pipeline or pass --manifest"
             );
         }
-        return Ok(None);
+        return Ok((None, Default::default()));
     };
     let manifest = Manifest::load(path)?;
+    let buckets = crate::objects::config::open_all(manifest.buckets())?;
     let mut tasks = WasmTasks::load(&manifest, &crate::resources::shared_sandbox()?)?;
     if let Some(tenant) = tenant {
         tasks = tasks.with_tenant(tenant)?;
     }
-    Ok(Some(Arc::new(tasks)))
+    Ok((Some(Arc::new(tasks)), buckets))
 }
 
 pub fn read_input(path: Option<&std::path::Path>) -> anyhow::Result<Value> {

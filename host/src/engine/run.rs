@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 mod callback;
 mod map;
+mod map_data;
 mod retry;
 mod states;
 mod task_events;

@@ -101,6 +101,13 @@ pub trait TaskRunner: Send + Sync {
         false
     }
 
+    /// The buckets a Distributed Map's `ItemReader` and `ResultWriter`
+    /// read and write, when this runner (or one it wraps) has them. A layer
+    /// that wraps another runner forwards this.
+    fn buckets(&self) -> Option<&crate::objects::Buckets> {
+        None
+    }
+
     /// Runs one attempt. A failure the workflow can Retry/Catch is an
     /// [`AslError`]; the runner never panics because a task misbehaved.
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a>;

@@ -284,6 +284,14 @@ impl TaskRunner for NestedExecutions {
         }
     }
 
+    fn answers_itself(&self, state: &str) -> bool {
+        self.inner.answers_itself(state)
+    }
+
+    fn buckets(&self) -> Option<&crate::objects::Buckets> {
+        self.inner.buckets()
+    }
+
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
         let Some(pattern) = Pattern::of(call.resource) else {
             return self.inner.invoke(call);

@@ -149,6 +149,10 @@ impl TaskRunner for LambdaInvoke {
         self.inner.answers_itself(state)
     }
 
+    fn buckets(&self) -> Option<&crate::objects::Buckets> {
+        self.inner.buckets()
+    }
+
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
         if call.resource != LAMBDA_INVOKE {
             return self.inner.invoke(call);

@@ -32,6 +32,7 @@ pub struct Manifest {
     tasks: BTreeMap<String, TaskDecl>,
     tenants: BTreeMap<String, TenantLimits>,
     state_machines: BTreeMap<String, MachineDecl>,
+    buckets: BTreeMap<String, crate::objects::BucketDecl>,
 }
 
 /// A state machine the manifest declares, for `host serve` to create or
@@ -99,12 +100,20 @@ impl Manifest {
             };
             state_machines.insert(name, decl);
         }
+        let buckets = crate::objects::config::check_buckets(raw.buckets, base)
+            .with_context(|| format!("task manifest {shown:?}"))?;
         Ok(Manifest {
             path: path.to_owned(),
             tasks,
             tenants,
             state_machines,
+            buckets,
         })
+    }
+
+    /// The buckets it declares (`[buckets.NAME]`).
+    pub fn buckets(&self) -> &BTreeMap<String, crate::objects::BucketDecl> {
+        &self.buckets
     }
 
     /// The manifest next to `pipeline`, if there is one.
@@ -259,7 +268,7 @@ fn valid_var(name: &str) -> bool {
 
 /// Reads a secret's value from where the manifest points: a host
 /// environment variable, or a file (one trailing newline dropped).
-fn resolve_secret(source: &RawSecret, base: &Path) -> anyhow::Result<String> {
+pub(crate) fn resolve_secret(source: &RawSecret, base: &Path) -> anyhow::Result<String> {
     match (&source.env, &source.file) {
         (Some(var), None) => match std::env::var(var) {
             Ok(value) => Ok(value),
@@ -304,6 +313,8 @@ struct RawManifest {
     tenants: BTreeMap<String, toml::Value>,
     #[serde(default)]
     state_machines: BTreeMap<String, RawStateMachine>,
+    #[serde(default)]
+    buckets: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]

@@ -103,7 +103,7 @@
 //! within it exactly.
 
 mod lambda_invoke;
-mod manifest;
+pub(crate) mod manifest;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -385,7 +385,11 @@ pub fn load_runner_for(path: &Path, tenant: Option<&str>) -> anyhow::Result<Arc<
     if let Some(tenant) = tenant {
         tasks = tasks.with_tenant(tenant)?;
     }
-    Ok(Arc::new(LambdaInvoke::new(Arc::new(tasks))))
+    let buckets = crate::objects::config::open_all(manifest.buckets())?;
+    Ok(Arc::new(crate::objects::s3_tasks::S3Tasks::new(
+        Arc::new(LambdaInvoke::new(Arc::new(tasks))),
+        buckets,
+    )))
 }
 
 /// The process's one sandbox, with [`SandboxConfig::default`] settings,
