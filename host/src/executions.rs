@@ -201,6 +201,11 @@ impl Executions {
         }
     }
 
+    /// Tells `hook` how long each group commit of events takes.
+    pub fn on_store_commit(&self, hook: crate::store::CommitHook) {
+        self.recorder.on_commit(hook);
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -410,6 +415,7 @@ impl Executions {
                 &error.cause,
             ),
         );
+        self.observe(record, &failed.event);
         self.recorder.append(&record.arn, failed);
         self.recorder
             .finish(Finish {
@@ -423,6 +429,20 @@ impl Executions {
             .await?;
         self.attempts.clear(&record.arn);
         Ok(execution_of(&self.store.get(&record.arn)?))
+    }
+
+    /// Shows an event written here, not by the engine, to the observer.
+    fn observe(&self, record: &ExecutionRecord, event: &HistoryEvent) {
+        if let Some(observer) = self.observer.as_ref().filter(|o| o.wants_events()) {
+            let meta = crate::engine::ExecutionMeta {
+                arn: record.arn.clone(),
+                state_machine_name: record.state_machine_name.clone(),
+                kind: ExecutionType::Standard,
+                redrive_count: record.redrive_count,
+                start_date: record.start_date,
+            };
+            observer.event(&meta, event);
+        }
     }
 
     async fn run(
@@ -529,6 +549,7 @@ impl Executions {
                 json!({"error": request.error, "cause": request.cause}),
             )),
         );
+        self.observe(record, &aborted.event);
         self.recorder.append(&record.arn, aborted);
         self.recorder
             .finish(Finish {
@@ -631,6 +652,7 @@ impl Executions {
         };
         self.store
             .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
+        self.observe(&record, &redriven.event);
         // Asked for by hand: earlier resumes that died do not count against it.
         self.attempts.clear(&record.arn);
         Ok(self.store.get(&record.arn)?)

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod errors;
 pub mod executions;
 pub mod mocks;
+pub mod ops;
 pub mod query;
 pub mod resources;
 pub mod sandbox;

@@ -28,6 +28,7 @@ mod executions;
 mod express;
 mod machines;
 pub mod protocol;
+pub mod schedules;
 mod versions;
 
 use std::collections::HashMap;
@@ -64,6 +65,8 @@ pub struct ServeOptions {
     /// Run Wait states and retry intervals on a virtual clock (tests).
     pub virtual_time: bool,
     pub body_limit: usize,
+    /// Metrics and execution logs (`/metrics`, `--execution-log`).
+    pub ops: Option<Arc<crate::ops::Ops>>,
 }
 
 impl Default for ServeOptions {
@@ -74,6 +77,7 @@ impl Default for ServeOptions {
             express_keep_for: Duration::from_secs(3600),
             virtual_time: false,
             body_limit: DEFAULT_BODY_LIMIT,
+            ops: None,
         }
     }
 }
@@ -177,6 +181,22 @@ impl Service {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
+        if let Some(ops) = &self.options.ops {
+            ops.forget_logging(name);
+        }
+    }
+
+    /// Tells the execution log every stored state machine's logging
+    /// configuration (at start; later changes pass through [`Service::machine`]).
+    pub async fn load_logging(&self) -> Result<(), ApiError> {
+        let Some(ops) = self.options.ops.clone() else {
+            return Ok(());
+        };
+        let records = self.blocking(|m| m.machines()).await?;
+        for record in records {
+            ops.set_logging(&record.name, &record.config);
+        }
+        Ok(())
     }
 
     /// The state machine named `name`, or `StateMachineDoesNotExist` for `arn`.
@@ -194,6 +214,9 @@ impl Service {
             .blocking(move |m| m.machine(&owned))
             .await?
             .ok_or_else(|| ApiError::machine_does_not_exist(arn))?;
+        if let Some(ops) = &self.options.ops {
+            ops.set_logging(name, &record.config);
+        }
         let mut records = self.records.write().unwrap_or_else(|e| e.into_inner());
         if records.len() >= 4096 {
             records.clear();
@@ -312,9 +335,23 @@ pub fn router(service: Arc<Service>) -> axum::Router {
     let limit = service.options.body_limit;
     axum::Router::new()
         .route("/", axum::routing::post(handle).fallback(not_found))
+        .route("/metrics", axum::routing::get(metrics))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(service)
+}
+
+/// `GET /metrics`: the Prometheus text exposition (404 without metrics).
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    let Some(ops) = &service.options.ops else {
+        return not_found().await;
+    };
+    let mut response = ops.metrics.encode().into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static(crate::ops::metrics::CONTENT_TYPE),
+    );
+    response
 }
 
 async fn not_found() -> Response {

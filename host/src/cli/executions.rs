@@ -37,7 +37,7 @@ impl DbArg {
         Executions::open(&path)
     }
 
-    fn path(&self) -> anyhow::Result<PathBuf> {
+    pub(super) fn path(&self) -> anyhow::Result<PathBuf> {
         if let Some(db) = &self.db {
             return Ok(db.clone());
         }

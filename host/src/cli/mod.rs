@@ -11,6 +11,7 @@ mod pipeline;
 mod profile;
 mod progress;
 mod run;
+mod schedule;
 mod serve;
 mod task_build;
 mod test_state;
@@ -58,6 +59,9 @@ enum Command {
     /// Build task components from other languages.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Manage the schedules that `host serve` fires (EventBridge Scheduler syntax).
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => executions::resume(args),
         Command::Task(TaskCommand::Build(args)) => task_build::build(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Schedule(command) => schedule::schedule(command),
     };
     match result {
         Ok(code) => code,

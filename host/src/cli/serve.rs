@@ -13,6 +13,7 @@ use clap::Args;
 use crate::api::{self, ServeOptions, Service};
 use crate::engine::{NoTasks, TaskRunner};
 use crate::executions::Executions;
+use crate::ops::{ExecutionLog, Ops};
 use crate::resources::{MANIFEST_FILE, MachineDecl, Manifest};
 use crate::store::SqliteStore;
 
@@ -38,6 +39,10 @@ pub struct ServeArgs {
     /// For how long an ended Express execution stays readable, in seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     express_keep_for: u64,
+    /// Write execution log events (each state machine's
+    /// `loggingConfiguration`) as JSON lines to FILE, or `-` for standard output.
+    #[arg(long, value_name = "FILE")]
+    execution_log: Option<PathBuf>,
     /// Run Wait states and retry intervals on a virtual clock (for tests).
     #[arg(long, hide = true)]
     virtual_time: bool,
@@ -63,34 +68,60 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| Some(PathBuf::from(MANIFEST_FILE)).filter(|p| p.is_file()));
     let manifest = manifest.map(|p| std::path::absolute(&p).unwrap_or(p));
-    let declared: Vec<MachineDecl> = match &manifest {
-        Some(path) => Manifest::load(path)?
-            .state_machines()
-            .values()
-            .cloned()
-            .collect(),
-        None => Vec::new(),
+    let loaded = match &manifest {
+        Some(path) => Some(Manifest::load(path)?),
+        None => None,
     };
+    let declared: Vec<MachineDecl> = loaded
+        .iter()
+        .flat_map(|m| m.state_machines().values().cloned())
+        .collect();
+    let schedules: Vec<crate::store::ScheduleRecord> = loaded
+        .iter()
+        .flat_map(|m| m.schedules().values().cloned())
+        .collect();
+    let triggers: Vec<crate::ops::trigger::TriggerDecl> = loaded
+        .iter()
+        .flat_map(|m| m.triggers().values().cloned())
+        .collect();
     let tasks: Arc<dyn TaskRunner> = match &manifest {
         Some(path) => crate::resources::load_runner(path)?,
         None => Arc::new(NoTasks),
     };
+    let log = match &args.execution_log {
+        Some(path) => Some(ExecutionLog::open(path)?),
+        None => None,
+    };
+    let ops = Ops::new(log);
     let store = Arc::new(SqliteStore::open(&db)?);
     let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
-    let executions = Arc::new(Executions::with_store(store.clone(), &dir)?);
+    let executions = Executions::with_store(store.clone(), &dir)?.with_observer(ops.clone());
+    let committed = ops.clone();
+    executions.on_store_commit(Box::new(move |took| {
+        committed.metrics.store_committed(took)
+    }));
+    let executions = Arc::new(executions);
     let options = ServeOptions {
         manifest,
         express_keep: args.express_keep,
         express_keep_for: Duration::from_secs(args.express_keep_for),
         virtual_time: args.virtual_time,
+        ops: Some(ops.clone()),
         ..ServeOptions::default()
     };
-    let service = Service::new(executions.clone(), store, tasks, options);
+    let service = Service::new(executions.clone(), store.clone(), tasks, options);
     let runtime = super::executions::runtime()?;
     runtime.block_on(async {
         for line in api::deploy(&service, &declared).await? {
             eprintln!("host: {line}");
         }
+        for line in api::schedules::declare(store.as_ref(), &schedules)? {
+            eprintln!("host: {line}");
+        }
+        service
+            .load_logging()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the state machines' logging: {}", e.message))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -98,7 +129,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .local_addr()
             .context("cannot read the bound address")?;
         eprintln!(
-            "host: serving the Step Functions API on http://{bound} (executions in {})",
+            "host: serving the Step Functions API on http://{bound} (executions in {}; metrics at http://{bound}/metrics)",
             db.display()
         );
         // Executions whose host died continue here, beside new requests.
@@ -109,6 +140,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => eprintln!("host: could not resume the orphaned executions: {e:#}"),
             }
         });
+        tokio::spawn(api::schedules::run(service.clone(), store.clone()));
+        for trigger in triggers {
+            eprintln!(
+                "host: trigger {}: watching {} for {} (starts {})",
+                trigger.name,
+                trigger.watch.display(),
+                trigger.pattern,
+                trigger.state_machine
+            );
+            tokio::spawn(api::schedules::watch(service.clone(), store.clone(), trigger));
+        }
         axum::serve(listener, api::router(service))
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -120,6 +162,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Running executions are dropped where they are: their events are
     // durable up to their last step, and the next start replays them.
     runtime.shutdown_timeout(Duration::from_secs(5));
+    ops.close();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,6 +2,7 @@
 //! process) and tests. Same rules as the SQLite store, nothing durable.
 
 mod machines;
+mod schedules;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -17,6 +18,10 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// State machines, versions, aliases and tags ([`super::MachineStore`]).
     machines: Mutex<machines::Tables>,
+    /// Schedules ([`super::ScheduleStore`]).
+    schedules: Mutex<schedules::Schedules>,
+    /// Files the file triggers started ([`crate::ops::trigger::TriggerStore`]).
+    files: Mutex<HashSet<(String, crate::ops::trigger::FileId)>>,
 }
 
 #[derive(Default)]

@@ -12,6 +12,7 @@
 //! of another application, one from a newer schema, and a corrupt one.
 
 mod machines;
+mod schedules;
 
 use std::collections::HashMap;
 use std::fs;
@@ -210,6 +211,7 @@ impl SqliteStore {
         }
         // The file is ours: the state machine tables are added if absent.
         conn.execute_batch(machines::SCHEMA).map_err(e)?;
+        conn.execute_batch(schedules::SCHEMA).map_err(e)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(e)?;

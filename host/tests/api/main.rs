@@ -7,6 +7,7 @@ mod conformance;
 mod executions;
 mod load;
 mod machines;
+mod ops;
 mod protocol;
 mod server;
 mod versions;
