@@ -280,6 +280,11 @@ impl Executions {
         }
     }
 
+    /// Tells `hook` how long each group commit of events takes.
+    pub fn on_store_commit(&self, hook: crate::store::CommitHook) {
+        self.recorder.on_commit(hook);
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -517,6 +522,7 @@ impl Executions {
                 &error.cause,
             ),
         );
+        self.observe(record, &failed.event);
         self.recorder.append(&record.arn, failed);
         self.recorder
             .finish(Finish {
@@ -530,6 +536,20 @@ impl Executions {
             .await?;
         self.attempts.clear(&record.arn);
         Ok(execution_of(&self.store.get(&record.arn)?))
+    }
+
+    /// Shows an event written here, not by the engine, to the observer.
+    fn observe(&self, record: &ExecutionRecord, event: &HistoryEvent) {
+        if let Some(observer) = self.observer.as_ref().filter(|o| o.wants_events()) {
+            let meta = crate::engine::ExecutionMeta {
+                arn: record.arn.clone(),
+                state_machine_name: record.state_machine_name.clone(),
+                kind: ExecutionType::Standard,
+                redrive_count: record.redrive_count,
+                start_date: record.start_date,
+            };
+            observer.event(&meta, event);
+        }
     }
 
     async fn run(
@@ -636,6 +656,7 @@ impl Executions {
                 json!({"error": request.error, "cause": request.cause}),
             )),
         );
+        self.observe(record, &aborted.event);
         self.recorder.append(&record.arn, aborted);
         self.recorder
             .finish(Finish {
@@ -777,6 +798,7 @@ impl Executions {
         };
         self.store
             .redrive(&record.arn, self.owner.id(), &superseded, &redriven, now)?;
+        self.observe(&record, &redriven.event);
         // Asked for by hand: earlier resumes that died do not count against it.
         self.attempts.clear(&record.arn);
         Ok(self.store.get(&record.arn)?)

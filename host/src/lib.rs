@@ -13,6 +13,7 @@ pub mod executions;
 pub mod mocks;
 pub mod nested;
 pub mod objects;
+pub mod ops;
 pub mod query;
 pub mod resources;
 pub mod sandbox;

@@ -122,6 +122,9 @@ impl Service {
         if self.options.virtual_time {
             engine = engine.with_clock(crate::engine::Clock::virtual_time());
         }
+        if let Some(ops) = &self.options.ops {
+            engine = engine.with_observer(ops.clone());
+        }
         engine
     }
 

@@ -44,6 +44,13 @@ fn config(request: &mut Request) -> Value {
     Value::Object(config)
 }
 
+/// The logging configuration a record's config holds, as the log reads it.
+fn logging_of(config: &Value) -> Option<crate::ops::LogConfig> {
+    config
+        .get("loggingConfiguration")
+        .map(crate::ops::LogConfig::from_json)
+}
+
 /// `tags` as `(key, value)` pairs, with AWS's bounds.
 fn tags(request: &mut Request, member: &str) -> Result<Vec<(String, String)>, ApiError> {
     let Some(value) = request.raw(member) else {
@@ -492,6 +499,10 @@ pub async fn deploy(
             ExecutionType::Standard
         };
         let problem = |e: ApiError| anyhow::anyhow!("state machine {name:?}: {}", e.message);
+        let config = match decl.logging {
+            Some(logging) => json!({"loggingConfiguration": logging.to_json()}),
+            None => json!({}),
+        };
         if !valid_name(&name) {
             return Err(problem(ApiError::invalid_name(&name)));
         }
@@ -508,12 +519,25 @@ pub async fn deploy(
                 type_name(record.kind),
                 type_name(kind)
             ),
-            Some(record) if record.definition == definition => {
+            Some(record)
+                if record.definition == definition
+                    && logging_of(&record.config) == logging_of(&config) =>
+            {
                 done.push(format!("state machine {name}: unchanged"));
                 continue;
             }
             Some(mut record) => {
                 record.definition = definition;
+                if let Some(object) = record.config.as_object_mut() {
+                    match config.get("loggingConfiguration") {
+                        Some(logging) => {
+                            object.insert("loggingConfiguration".into(), logging.clone());
+                        }
+                        None => {
+                            object.remove("loggingConfiguration");
+                        }
+                    }
+                }
                 record.revision_id = uuid::Uuid::new_v4().to_string();
                 record.update_date = now;
                 service
@@ -529,7 +553,7 @@ pub async fn deploy(
                     kind,
                     definition,
                     role_arn: ROLE.into(),
-                    config: json!({}),
+                    config,
                     revision_id: uuid::Uuid::new_v4().to_string(),
                     creation_date: now,
                     update_date: now,

@@ -32,6 +32,7 @@ mod express;
 mod machines;
 pub mod protocol;
 mod test_state;
+pub mod schedules;
 mod versions;
 
 use std::collections::HashMap;
@@ -72,6 +73,8 @@ pub struct ServeOptions {
     /// Step Functions Local's mock config: `StartExecution` of
     /// `stateMachineArn#TestCase` runs against that test case's mocks.
     pub mock_config: Option<Arc<crate::mocks::MockConfig>>,
+    /// Metrics and execution logs (`/metrics`, `--execution-log`).
+    pub ops: Option<Arc<crate::ops::Ops>>,
 }
 
 impl Default for ServeOptions {
@@ -83,6 +86,7 @@ impl Default for ServeOptions {
             virtual_time: false,
             body_limit: DEFAULT_BODY_LIMIT,
             mock_config: None,
+            ops: None,
         }
     }
 }
@@ -194,6 +198,22 @@ impl Service {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
+        if let Some(ops) = &self.options.ops {
+            ops.forget_logging(name);
+        }
+    }
+
+    /// Tells the execution log every stored state machine's logging
+    /// configuration (at start; later changes pass through [`Service::machine`]).
+    pub async fn load_logging(&self) -> Result<(), ApiError> {
+        let Some(ops) = self.options.ops.clone() else {
+            return Ok(());
+        };
+        let records = self.blocking(|m| m.machines()).await?;
+        for record in records {
+            ops.set_logging(&record.name, &record.config);
+        }
+        Ok(())
     }
 
     /// The state machine named `name`, or `StateMachineDoesNotExist` for `arn`.
@@ -211,6 +231,9 @@ impl Service {
             .blocking(move |m| m.machine(&owned))
             .await?
             .ok_or_else(|| ApiError::machine_does_not_exist(arn))?;
+        if let Some(ops) = &self.options.ops {
+            ops.set_logging(name, &record.config);
+        }
         let mut records = self.records.write().unwrap_or_else(|e| e.into_inner());
         if records.len() >= 4096 {
             records.clear();
@@ -388,9 +411,47 @@ pub fn gateway_router(gateway: Arc<Gateway>) -> axum::Router {
     let limit = gateway.body_limit();
     axum::Router::new()
         .route("/", axum::routing::post(handle).fallback(not_found))
+        .route("/metrics", axum::routing::get(metrics))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(gateway)
+}
+
+/// `GET /metrics`: the Prometheus text exposition (404 without metrics).
+/// With credentials, only to callers on this machine: the labels name
+/// every tenant's state machines, and a scraper cannot sign.
+async fn metrics(State(gateway): State<Arc<Gateway>>, request: axum::extract::Request) -> Response {
+    let service = match gateway.as_ref() {
+        Gateway::Open(service) => service,
+        Gateway::Signed { tenants, .. } => {
+            let peer = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip());
+            if !peer.is_some_and(|ip| ip.is_loopback()) {
+                return respond(Err(ApiError {
+                    status: StatusCode::FORBIDDEN,
+                    ..ApiError::coral(
+                        "AccessDeniedException",
+                        "/metrics is served to this machine only when the host has --credentials",
+                    )
+                }));
+            }
+            match tenants.values().next() {
+                Some(service) => service,
+                None => return not_found().await,
+            }
+        }
+    };
+    let Some(ops) = &service.options.ops else {
+        return not_found().await;
+    };
+    let mut response = ops.metrics.encode().into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static(crate::ops::metrics::CONTENT_TYPE),
+    );
+    response
 }
 
 async fn not_found() -> Response {

@@ -45,7 +45,7 @@ impl DbArg {
         Ok(Executions::open(&path)?.shared())
     }
 
-    fn path(&self) -> anyhow::Result<PathBuf> {
+    pub(super) fn path(&self) -> anyhow::Result<PathBuf> {
         if let Some(db) = &self.db {
             return Ok(db.clone());
         }

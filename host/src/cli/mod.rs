@@ -11,6 +11,7 @@ mod pipeline;
 mod profile;
 mod progress;
 mod run;
+mod schedule;
 mod serve;
 mod task_build;
 mod task_tokens;
@@ -59,6 +60,9 @@ enum Command {
     /// Build task components from other languages.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Manage the schedules that `host serve` fires (EventBridge Scheduler syntax).
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Task(TaskCommand::Failure(args)) => task_tokens::failure(args),
         Command::Task(TaskCommand::Heartbeat(args)) => task_tokens::heartbeat(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Schedule(command) => schedule::schedule(command),
     };
     match result {
         Ok(code) => code,

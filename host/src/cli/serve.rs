@@ -15,6 +15,7 @@ use crate::api::{self, Gateway, ServeOptions, Service};
 use crate::engine::{NoTasks, TaskRunner};
 use crate::executions::{Executions, RunOptions};
 use crate::nested::NestedExecutions;
+use crate::ops::{ExecutionLog, Ops};
 use crate::resources::{MANIFEST_FILE, MachineDecl, Manifest};
 use crate::store::SqliteStore;
 
@@ -52,6 +53,10 @@ pub struct ServeArgs {
     /// instead of the Tasks it names.
     #[arg(long, value_name = "FILE")]
     mock_config: Option<PathBuf>,
+    /// Write execution log events (each state machine's
+    /// `loggingConfiguration`) as JSON lines to FILE, or `-` for standard output.
+    #[arg(long, value_name = "FILE")]
+    execution_log: Option<PathBuf>,
     /// Run Wait states and retry intervals on a virtual clock (for tests).
     #[arg(long, hide = true)]
     virtual_time: bool,
@@ -82,13 +87,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| Some(PathBuf::from(MANIFEST_FILE)).filter(|p| p.is_file()));
     let manifest = manifest.map(|p| std::path::absolute(&p).unwrap_or(p));
-    let declared: Vec<MachineDecl> = match &manifest {
-        Some(path) => Manifest::load(path)?
-            .state_machines()
-            .values()
-            .cloned()
-            .collect(),
-        None => Vec::new(),
+    let loaded = match &manifest {
+        Some(path) => Some(Manifest::load(path)?),
+        None => None,
     };
     let mock_config = match &args.mock_config {
         Some(path) => {
@@ -100,32 +101,50 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let declared: Vec<MachineDecl> = loaded
+        .iter()
+        .flat_map(|m| m.state_machines().values().cloned())
+        .collect();
+    let schedules: Vec<crate::store::ScheduleRecord> = loaded
+        .iter()
+        .flat_map(|m| m.schedules().values().cloned())
+        .collect();
+    let triggers: Vec<crate::ops::trigger::TriggerDecl> = loaded
+        .iter()
+        .flat_map(|m| m.triggers().values().cloned())
+        .collect();
+    let log = match &args.execution_log {
+        Some(path) => Some(ExecutionLog::open(path)?),
+        None => None,
+    };
+    let ops = Ops::new(log);
     let options = ServeOptions {
         manifest: manifest.clone(),
         mock_config,
         express_keep: args.express_keep,
         express_keep_for: Duration::from_secs(args.express_keep_for),
         virtual_time: args.virtual_time,
+        ops: Some(ops.clone()),
         ..ServeOptions::default()
     };
     // Without credentials one service answers everybody; with them each
     // tenant gets a service over a store of its own, so no query can reach
     // another tenant's rows.
-    let mut hosted: Vec<(Option<String>, Arc<Service>)> = Vec::new();
+    let mut hosted: Vec<(Option<String>, Arc<Service>, Arc<SqliteStore>)> = Vec::new();
     let gateway = match keys {
         None => {
-            let service = open_service(&db, manifest.as_deref(), None, options)?;
-            hosted.push((None, service.clone()));
+            let (service, store) = open_service(&db, manifest.as_deref(), None, options, &ops)?;
+            hosted.push((None, service.clone(), store));
             Gateway::Open(service)
         }
         Some(keys) => {
             let mut tenants = std::collections::HashMap::new();
             for tenant in keys.tenants() {
                 let db = tenant_db(&db, &tenant);
-                let service =
-                    open_service(&db, manifest.as_deref(), Some(&tenant), options.clone())
+                let (service, store) =
+                    open_service(&db, manifest.as_deref(), Some(&tenant), options.clone(), &ops)
                         .with_context(|| format!("tenant {tenant:?}"))?;
-                hosted.push((Some(tenant.clone()), service.clone()));
+                hosted.push((Some(tenant.clone()), service.clone(), store));
                 tenants.insert(tenant, service);
             }
             Gateway::Signed { keys, tenants }
@@ -134,13 +153,22 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let signed = matches!(gateway, Gateway::Signed { .. });
     let runtime = super::executions::runtime()?;
     runtime.block_on(async {
-        for (tenant, service) in &hosted {
+        for (tenant, service, _) in &hosted {
             for line in api::deploy(service, &declared).await? {
                 match tenant {
                     Some(tenant) => eprintln!("host: tenant {tenant}: {line}"),
                     None => eprintln!("host: {line}"),
                 }
             }
+        }
+        for (tenant, service, store) in &hosted {
+            let at = tenant.as_ref().map(|t| format!("tenant {t}: ")).unwrap_or_default();
+            for line in api::schedules::declare(store.as_ref(), &schedules)? {
+                eprintln!("host: {at}{line}");
+            }
+            service.load_logging().await.map_err(|e| {
+                anyhow::anyhow!("cannot read the state machines' logging: {}", e.message)
+            })?;
         }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -154,11 +182,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "no credentials".to_owned()
         };
         eprintln!(
-            "host: serving the Step Functions API on http://{bound} (executions in {}; {access})",
+            "host: serving the Step Functions API on http://{bound} (executions in {}; {access}; metrics at http://{bound}/metrics)",
             db.display()
         );
         // Executions whose host died continue here, beside new requests.
-        for (tenant, service) in &hosted {
+        for (tenant, service, _) in &hosted {
             let resuming = service.executions().clone();
             let tenant = tenant.clone();
             tokio::spawn(async move {
@@ -173,7 +201,24 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
-        axum::serve(listener, api::gateway_router(Arc::new(gateway)))
+        // Schedules and file triggers: the manifest is every tenant's deployment.
+        for (tenant, service, store) in &hosted {
+            tokio::spawn(api::schedules::run(service.clone(), store.clone()));
+            for trigger in &triggers {
+                eprintln!(
+                    "host: {}trigger {}: watching {} for {} (starts {})",
+                    tenant.as_ref().map(|t| format!("tenant {t}: ")).unwrap_or_default(),
+                    trigger.name,
+                    trigger.watch.display(),
+                    trigger.pattern,
+                    trigger.state_machine
+                );
+                tokio::spawn(api::schedules::watch(service.clone(), store.clone(), trigger.clone()));
+            }
+        }
+        let app = api::gateway_router(Arc::new(gateway))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("the server failed")
@@ -184,6 +229,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Running executions are dropped where they are: their events are
     // durable up to their last step, and the next start replays them.
     runtime.shutdown_timeout(Duration::from_secs(5));
+    ops.close();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -204,7 +250,8 @@ fn open_service(
     manifest: Option<&std::path::Path>,
     tenant: Option<&str>,
     options: ServeOptions,
-) -> anyhow::Result<Arc<Service>> {
+    ops: &Arc<Ops>,
+) -> anyhow::Result<(Arc<Service>, Arc<SqliteStore>)> {
     let tasks: Arc<dyn TaskRunner> = match manifest {
         Some(path) => crate::resources::load_runner_for(path, tenant)?,
         None => Arc::new(NoTasks),
@@ -215,7 +262,12 @@ fn open_service(
     }
     let store = Arc::new(SqliteStore::open(db)?);
     let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
-    let executions = Executions::with_store(store.clone(), &dir)?.shared();
+    let executions = Executions::with_store(store.clone(), &dir)?.with_observer(ops.clone());
+    let committed = ops.clone();
+    executions.on_store_commit(Box::new(move |took| {
+        committed.metrics.store_committed(took)
+    }));
+    let executions = executions.shared();
     // Nested executions start the registry's state machines; executions
     // resumed or redriven here run with the same (tenant's) runner.
     let machines = Arc::new(api::ServiceMachines::default());
@@ -229,9 +281,9 @@ fn open_service(
         },
     );
     executions.register_runner(manifest, nested.clone());
-    let service = Service::new(executions, store, nested, options);
+    let service = Service::new(executions, store.clone(), nested, options);
     machines.attach(&service);
-    Ok(service)
+    Ok((service, store))
 }
 
 /// Resolves at SIGINT or SIGTERM.

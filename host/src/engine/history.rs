@@ -81,6 +81,8 @@ pub struct History {
     limit: Option<u64>,
     /// An event was refused at `limit`: the execution must stop.
     full: AtomicBool,
+    /// Sees every new event (metrics, execution logs).
+    observer: Option<(Arc<dyn super::Observer>, Arc<super::ExecutionMeta>)>,
 }
 
 impl History {
@@ -96,6 +98,16 @@ impl History {
     pub fn with_sink(mut self, sink: Arc<dyn EventSink>, last_id: u64) -> Self {
         self.sink = Some(sink);
         self.last_id = AtomicU64::new(last_id);
+        self
+    }
+
+    /// Shows every new event to `observer` too.
+    pub fn with_observer(
+        mut self,
+        observer: Arc<dyn super::Observer>,
+        meta: Arc<super::ExecutionMeta>,
+    ) -> Self {
+        self.observer = Some((observer, meta));
         self
     }
 
@@ -136,7 +148,7 @@ impl History {
 
     /// Whether events are rendered at all (kept in memory or sent to a store).
     pub fn is_recording(&self) -> bool {
-        self.record || self.sink.is_some()
+        self.record || self.sink.is_some() || self.observer.is_some()
     }
 
     pub fn sink(&self) -> Option<&Arc<dyn EventSink>> {
@@ -174,6 +186,9 @@ impl History {
             kind: Cow::Borrowed(kind),
             details: details.map(|(member, value)| (Cow::Borrowed(member), value)),
         };
+        if let Some((observer, meta)) = &self.observer {
+            observer.event(meta, &event);
+        }
         match &self.sink {
             Some(sink) if self.record => {
                 sink.record(KeyedEvent {
@@ -183,7 +198,8 @@ impl History {
                 events.push(event);
             }
             Some(sink) => sink.record(KeyedEvent { key: key(), event }),
-            None => events.push(event),
+            None if self.record => events.push(event),
+            None => {}
         }
         id
     }

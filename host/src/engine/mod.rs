@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 pub use clock::Clock;
 pub use history::HistoryEvent;
 pub use io::json_len;
-pub use task::{NoTasks, TaskCall, TaskFuture, TaskOutcome, TaskRunner, Usage};
+pub use task::{NoTasks, TaskCall, TaskFuture, TaskLog, TaskOutcome, TaskRunner, Usage};
 
 use crate::asl::Diagnostic;
 use crate::asl::model::StateMachine;
@@ -64,13 +64,78 @@ pub struct Engine {
 
 /// Watches long-running work, e.g. to draw a progress bar. Calls come from
 /// the execution's tasks and must return quickly.
+///
+/// Operations (metrics, execution logs) watch through the same door: the
+/// engine hands every *new* history event (a replay re-emits none) and every
+/// Task attempt's figures here, so nothing else needs instrumenting.
 pub trait Observer: Send + Sync {
     /// A Map state started `total` iterations.
-    fn map_started(&self, state: &str, total: usize);
+    fn map_started(&self, state: &str, total: usize) {
+        let _ = (state, total);
+    }
     /// One iteration of the Map state `state` ended.
-    fn map_iteration_done(&self, state: &str);
+    fn map_iteration_done(&self, state: &str) {
+        let _ = state;
+    }
     /// The Map state `state` ended, successfully or not.
-    fn map_finished(&self, state: &str);
+    fn map_finished(&self, state: &str) {
+        let _ = state;
+    }
+    /// Whether [`Observer::event`] is wanted: when true, events are rendered
+    /// even for executions that keep no history (Express).
+    fn wants_events(&self) -> bool {
+        false
+    }
+    /// An execution starts running in this process (new, resumed or
+    /// redriven); [`Observer::execution_left`] follows when the run ends or
+    /// is dropped (stopped, host shutting down).
+    fn execution_began(&self, execution: &ExecutionMeta) {
+        let _ = execution;
+    }
+    fn execution_left(&self, execution: &ExecutionMeta) {
+        let _ = execution;
+    }
+    /// A new history event of `execution` (only if [`Observer::wants_events`]).
+    fn event(&self, execution: &ExecutionMeta, event: &HistoryEvent) {
+        let _ = (execution, event);
+    }
+    /// A Task attempt ended, with what the runner measured and what the task logged.
+    fn task_ended(&self, execution: &ExecutionMeta, task: &TaskReport<'_>) {
+        let _ = (execution, task);
+    }
+}
+
+/// Which execution an observed event belongs to.
+#[derive(Debug, Clone)]
+pub struct ExecutionMeta {
+    pub arn: String,
+    pub state_machine_name: String,
+    pub kind: ExecutionType,
+    pub redrive_count: u32,
+    pub start_date: OffsetDateTime,
+}
+
+/// One Task attempt, as an [`Observer`] sees it.
+#[derive(Debug)]
+pub struct TaskReport<'a> {
+    pub state: &'a str,
+    pub resource: &'a str,
+    pub usage: Option<Usage>,
+    pub tenant: Option<&'a str>,
+    pub logs: &'a [TaskLog],
+    /// The error name the attempt failed with; `None` when it succeeded.
+    pub error: Option<&'a str>,
+}
+
+/// Calls [`Observer::execution_left`] when an execution's run ends or is dropped.
+struct LeaveOnDrop(Option<(Arc<dyn Observer>, Arc<ExecutionMeta>)>);
+
+impl Drop for LeaveOnDrop {
+    fn drop(&mut self) {
+        if let Some((observer, meta)) = &self.0 {
+            observer.execution_left(meta);
+        }
+    }
 }
 
 impl Engine {
@@ -195,6 +260,23 @@ impl Engine {
             history = history.with_sink(durable.sink, durable.last_id);
             journal = durable.journal;
         }
+        let meta = Arc::new(ExecutionMeta {
+            arn: info.arn.clone(),
+            state_machine_name: info.state_machine_name.clone(),
+            kind: request.kind,
+            redrive_count: info.redrive_count,
+            start_date: start,
+        });
+        let _leave = match &self.observer {
+            Some(observer) => {
+                observer.execution_began(&meta);
+                if observer.wants_events() {
+                    history = history.with_observer(observer.clone(), meta.clone());
+                }
+                LeaveOnDrop(Some((observer.clone(), meta.clone())))
+            }
+            None => LeaveOnDrop(None),
+        };
         let root: Arc<str> = Arc::from("");
         // The execution's own events: Started, then a terminal event and, on
         // each redrive, `ExecutionRedriven` (written by the caller) — so the
@@ -206,6 +288,7 @@ impl Engine {
         let root_frame = timeline.frame();
         let run = Run {
             engine: self,
+            meta: Some(meta),
             info,
             history,
             journal,

@@ -95,6 +95,8 @@ struct Step {
 
 pub(crate) struct Run<'e> {
     pub engine: &'e Engine,
+    /// The execution as the engine's observer sees it (none for TestState).
+    pub meta: Option<Arc<super::ExecutionMeta>>,
     pub info: ExecutionInfo,
     pub history: History,
     /// What an earlier run of this execution recorded (empty for a new one).

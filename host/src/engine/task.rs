@@ -45,6 +45,18 @@ pub struct TaskOutcome {
     /// What the runner measured, when it measures anything; recorded in the
     /// Task's history event so users can set budgets from real figures.
     pub usage: Option<Usage>,
+    /// The tenant the attempt ran for, when the runner has tenants.
+    pub tenant: Option<std::sync::Arc<str>>,
+    /// What the task logged, bounded by the runner.
+    pub logs: Vec<TaskLog>,
+}
+
+/// One line a task logged (`sandstep:task/log`), as the runner kept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskLog {
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: &'static str,
+    pub message: String,
 }
 
 impl From<Result<Value, AslError>> for TaskOutcome {
@@ -52,6 +64,8 @@ impl From<Result<Value, AslError>> for TaskOutcome {
         TaskOutcome {
             result,
             usage: None,
+            tenant: None,
+            logs: Vec::new(),
         }
     }
 }
@@ -63,6 +77,8 @@ pub struct Usage {
     pub fuel_consumed: Option<u64>,
     /// The largest linear memory the call reached, in bytes.
     pub peak_memory_bytes: Option<u64>,
+    /// How long the call waited for its tenant's turn and a sandbox slot.
+    pub queue_wait_micros: Option<u64>,
 }
 
 impl Usage {
@@ -74,6 +90,9 @@ impl Usage {
         }
         if let Some(peak) = self.peak_memory_bytes {
             usage.insert("peakMemoryBytes".into(), peak.into());
+        }
+        if let Some(wait) = self.queue_wait_micros {
+            usage.insert("queueWaitMicros".into(), wait.into());
         }
         Value::Object(usage)
     }

@@ -293,6 +293,7 @@ mod tests {
                 input: &input,
                 execution_id: "e",
                 state_name: "S",
+                attempt: "",
                 retry_count: 0,
                 timeout: None,
                 concurrent: false,

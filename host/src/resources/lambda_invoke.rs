@@ -185,7 +185,7 @@ impl TaskRunner for LambdaInvoke {
             let outcome = self.inner.invoke(function_call).await;
             TaskOutcome {
                 result: outcome.result.map(invoke_response),
-                usage: outcome.usage,
+                ..outcome
             }
         })
     }

@@ -33,6 +33,8 @@ pub struct Manifest {
     tenants: BTreeMap<String, TenantLimits>,
     state_machines: BTreeMap<String, MachineDecl>,
     buckets: BTreeMap<String, crate::objects::BucketDecl>,
+    schedules: BTreeMap<String, crate::store::ScheduleRecord>,
+    triggers: BTreeMap<String, crate::ops::trigger::TriggerDecl>,
 }
 
 /// A state machine the manifest declares, for `host serve` to create or
@@ -44,6 +46,9 @@ pub struct MachineDecl {
     pub definition: PathBuf,
     /// `type = "EXPRESS"`; Standard otherwise.
     pub express: bool,
+    /// `logging = { level = "ALL", include_execution_data = true }`: its
+    /// `loggingConfiguration`, as CreateStateMachine would give it.
+    pub logging: Option<crate::ops::LogConfig>,
 }
 
 /// One task as the manifest declares it, paths resolved.
@@ -93,21 +98,73 @@ impl Manifest {
                     "task manifest {shown:?}: state machine {name:?}: type {other:?} is neither \"STANDARD\" nor \"EXPRESS\""
                 ),
             };
+            let logging = match raw.logging {
+                Some(logging) => Some(crate::ops::LogConfig {
+                    level: crate::ops::LogLevel::parse(&logging.level).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "task manifest {shown:?}: state machine {name:?}: logging level {:?} is not one of \"ALL\", \"ERROR\", \"FATAL\", \"OFF\"",
+                            logging.level
+                        )
+                    })?,
+                    include_execution_data: logging.include_execution_data,
+                }),
+                None => None,
+            };
             let decl = MachineDecl {
                 definition: base.join(raw.definition),
                 name: name.clone(),
                 express,
+                logging,
             };
             state_machines.insert(name, decl);
         }
         let buckets = crate::objects::config::check_buckets(raw.buckets, base)
             .with_context(|| format!("task manifest {shown:?}"))?;
+        let mut schedules = BTreeMap::new();
+        for (name, raw) in raw.schedules {
+            let input = match raw.input {
+                Some(table) => serde_json::to_value(table).with_context(|| {
+                    format!("task manifest {shown:?}: schedule {name:?}: the input is not JSON")
+                })?,
+                None => serde_json::json!({}),
+            };
+            let record = crate::store::ScheduleRecord {
+                name: name.clone(),
+                expression: raw.expression,
+                timezone: raw.timezone.unwrap_or_else(|| "UTC".to_owned()),
+                state_machine: raw.state_machine,
+                input,
+                flexible_window_minutes: raw.flexible_window_minutes,
+                enabled: raw.enabled.unwrap_or(true),
+                created: time::OffsetDateTime::now_utc(),
+                last_fire: None,
+            };
+            crate::ops::schedule::check(&record)
+                .map_err(|e| anyhow::anyhow!("task manifest {shown:?}: {e}"))?;
+            schedules.insert(name, record);
+        }
+        let triggers = raw
+            .triggers
+            .into_iter()
+            .map(|(name, raw)| {
+                let decl = crate::ops::trigger::TriggerDecl {
+                    name: name.clone(),
+                    watch: base.join(raw.watch),
+                    pattern: raw.pattern.unwrap_or_else(|| "*".to_owned()),
+                    recursive: raw.recursive,
+                    state_machine: raw.state_machine,
+                };
+                (name, decl)
+            })
+            .collect();
         Ok(Manifest {
             path: path.to_owned(),
             tasks,
             tenants,
             state_machines,
             buckets,
+            schedules,
+            triggers,
         })
     }
 
@@ -141,6 +198,16 @@ impl Manifest {
     /// The declared state machines, by name.
     pub fn state_machines(&self) -> &BTreeMap<String, MachineDecl> {
         &self.state_machines
+    }
+
+    /// The declared file triggers (`[triggers.NAME]`), by name.
+    pub fn triggers(&self) -> &BTreeMap<String, crate::ops::trigger::TriggerDecl> {
+        &self.triggers
+    }
+
+    /// The declared schedules (`[schedules.NAME]`), by name.
+    pub fn schedules(&self) -> &BTreeMap<String, crate::store::ScheduleRecord> {
+        &self.schedules
     }
 
     /// The declared tenants, by name (the default tenant only when declared).
@@ -315,6 +382,36 @@ struct RawManifest {
     state_machines: BTreeMap<String, RawStateMachine>,
     #[serde(default)]
     buckets: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    schedules: BTreeMap<String, RawSchedule>,
+    #[serde(default)]
+    triggers: BTreeMap<String, RawTrigger>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrigger {
+    watch: PathBuf,
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
+    recursive: bool,
+    state_machine: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    expression: String,
+    state_machine: String,
+    #[serde(default)]
+    input: Option<toml::Table>,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    flexible_window_minutes: Option<u32>,
+    #[serde(default)]
+    enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -323,6 +420,16 @@ struct RawStateMachine {
     definition: PathBuf,
     #[serde(rename = "type", default)]
     kind: Option<String>,
+    #[serde(default)]
+    logging: Option<RawLogging>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogging {
+    level: String,
+    #[serde(default)]
+    include_execution_data: bool,
 }
 
 #[derive(Deserialize, Default)]

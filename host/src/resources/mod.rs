@@ -111,7 +111,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 
-use crate::engine::{TaskCall, TaskFuture, TaskOutcome, TaskRunner, Usage};
+use crate::engine::{TaskCall, TaskFuture, TaskLog, TaskOutcome, TaskRunner, Usage};
 use crate::errors::{AslError, names};
 use crate::sandbox::{
     DEFAULT_TENANT, Invocation, Outcome, Sandbox, SandboxConfig, TaskComponent, Tenant,
@@ -349,6 +349,7 @@ fn failed_before_start(error: AslError) -> Outcome {
         fuel_consumed: None,
         peak_memory_bytes: None,
         elapsed: Default::default(),
+        queued: Default::default(),
     }
 }
 
@@ -360,12 +361,28 @@ impl TaskRunner for WasmTasks {
     fn invoke<'a>(&'a self, call: TaskCall<'a>) -> TaskFuture<'a> {
         Box::pin(async move {
             let outcome = self.run(&call).await;
+            let tenant = self
+                .resolve(call.resource)
+                .ok()
+                .and_then(|name| self.tasks.get(name))
+                .map(|task| Arc::from(task.tenant.name()));
+            let logs = outcome
+                .logs
+                .into_iter()
+                .map(|line| TaskLog {
+                    level: line.level.as_str(),
+                    message: line.message,
+                })
+                .collect();
             TaskOutcome {
                 result: outcome.result,
                 usage: Some(Usage {
                     fuel_consumed: outcome.fuel_consumed,
                     peak_memory_bytes: outcome.peak_memory_bytes,
+                    queue_wait_micros: u64::try_from(outcome.queued.as_micros()).ok(),
                 }),
+                tenant,
+                logs,
             }
         })
     }

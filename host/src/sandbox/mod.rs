@@ -69,6 +69,7 @@ pub use host::log::{LogLevel, LogLine};
 pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT, Limits};
 pub use net::NetRule;
 pub use quota::ENTRY_BYTES;
+pub(crate) use refusals::needs_escape;
 pub use refusals::{LOGGED_CHARS, LOGGED_PER_KIND, escape_for_log};
 pub use secrets::{Secret, SecretValue};
 pub use slices::DEFAULT_SLICE_FUEL;
@@ -258,6 +259,8 @@ pub struct Outcome {
     pub peak_memory_bytes: Option<u64>,
     /// Wall-clock time from store creation to the end of the call.
     pub elapsed: Duration,
+    /// How long the call waited for its tenant's turn and a sandbox slot.
+    pub queued: Duration,
 }
 
 impl Sandbox {
@@ -394,8 +397,15 @@ impl Sandbox {
         grants: &Grants,
         call: Invocation<'_>,
     ) -> Outcome {
-        self.call(component, limits, grants, call, Admission::none())
-            .await
+        self.call(
+            component,
+            limits,
+            grants,
+            call,
+            Admission::none(),
+            Instant::now(),
+        )
+        .await
     }
 
     /// As [`Sandbox::run`], for `tenant`: first waits (FIFO) until the
@@ -409,13 +419,34 @@ impl Sandbox {
         grants: &Grants,
         call: Invocation<'_>,
     ) -> Outcome {
+        let asked = Instant::now();
         match tenant.admit(call.task, limits, call.execution_id).await {
-            Ok(admission) => self.call(component, limits, grants, call, admission).await,
+            Ok(admission) => {
+                self.call(component, limits, grants, call, admission, asked)
+                    .await
+            }
             Err(error) => Outcome::early(error, Instant::now()),
         }
     }
 
     async fn call(
+        &self,
+        component: &TaskComponent,
+        limits: &Limits,
+        grants: &Grants,
+        call: Invocation<'_>,
+        admission: Admission,
+        asked: Instant,
+    ) -> Outcome {
+        let mut outcome = self
+            .call_admitted(component, limits, grants, call, admission)
+            .await;
+        // The wait for the tenant and a slot: the call itself began `elapsed` ago.
+        outcome.queued = asked.elapsed().saturating_sub(outcome.elapsed);
+        outcome
+    }
+
+    async fn call_admitted(
         &self,
         component: &TaskComponent,
         limits: &Limits,
@@ -651,6 +682,7 @@ impl Sandbox {
             fuel_consumed,
             peak_memory_bytes: Some(store.data().limiter.peak_bytes()),
             elapsed: started.elapsed(),
+            queued: Duration::ZERO,
         };
         store.data().grants.settle(call.task, &mut outcome);
         outcome
@@ -694,6 +726,7 @@ impl Outcome {
             fuel_consumed: None,
             peak_memory_bytes: None,
             elapsed: started.elapsed(),
+            queued: Duration::ZERO,
         }
     }
 }

@@ -116,7 +116,7 @@ pub fn escape_for_log(text: &str, max_chars: usize) -> Cow<'_, str> {
 
 /// Control characters (C0, DEL, C1), line and paragraph separators, and
 /// the bidirectional overrides that reorder what a terminal shows.
-fn needs_escape(c: char) -> bool {
+pub(crate) fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

@@ -3,6 +3,7 @@
 
 mod callbacks;
 mod machines;
+mod schedules;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -20,6 +21,10 @@ pub struct MemoryStore {
     machines: Mutex<machines::Tables>,
     /// Task tokens and activities ([`super::CallbackStore`]).
     callbacks: Mutex<callbacks::Tables>,
+    /// Schedules ([`super::ScheduleStore`]).
+    schedules: Mutex<schedules::Schedules>,
+    /// Files the file triggers started ([`crate::ops::trigger::TriggerStore`]).
+    files: Mutex<HashSet<(String, crate::ops::trigger::FileId)>>,
 }
 
 #[derive(Default)]

@@ -32,6 +32,7 @@ pub mod machines;
 mod memory;
 mod owner;
 mod recorder;
+pub mod schedules;
 mod sqlite;
 
 use std::fmt;
@@ -50,7 +51,8 @@ pub use callbacks::{
 pub use machines::{AliasRecord, MachineRecord, MachineStore, Put, VersionRecord};
 pub use memory::MemoryStore;
 pub use owner::{OwnerLock, owner_alive};
-pub use recorder::{Recorder, RecorderError};
+pub use recorder::{CommitHook, Recorder, RecorderError};
+pub use schedules::{ScheduleRecord, ScheduleStore};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore, Synchronous, default_path};
 
 /// Keeps executions and their history. Methods block (call them from a

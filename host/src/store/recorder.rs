@@ -45,7 +45,12 @@ struct Handle {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// Told how long each round's commit took (metrics).
+    on_commit: std::sync::OnceLock<CommitHook>,
 }
+
+/// Told the duration of each committed round.
+pub type CommitHook = Box<dyn Fn(std::time::Duration) + Send + Sync>;
 
 #[derive(Default)]
 struct State {
@@ -126,6 +131,7 @@ impl Recorder {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
+            on_commit: std::sync::OnceLock::new(),
         });
         let writer = {
             let shared = shared.clone();
@@ -140,6 +146,11 @@ impl Recorder {
                 writer: Mutex::new(Some(writer)),
             }),
         }
+    }
+
+    /// Tells `hook` how long each round's commit takes, from now on. Set once.
+    pub fn on_commit(&self, hook: CommitHook) {
+        let _ = self.handle.shared.on_commit.set(hook);
     }
 
     /// Buffers one event of execution `arn`; never blocks on the store.
@@ -304,7 +315,11 @@ fn write_rounds(shared: &Shared, store: &dyn Store) {
                 .collect();
             (creates, batch, state.appended)
         };
+        let began = std::time::Instant::now();
         let failures = write_round(store, creates, batch);
+        if let Some(hook) = shared.on_commit.get() {
+            hook(began.elapsed());
+        }
         let mut state = shared.lock();
         if let Some((_, e)) = failures.first()
             && state.first_failure.is_none()

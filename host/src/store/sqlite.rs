@@ -13,6 +13,7 @@
 
 mod callbacks;
 mod machines;
+mod schedules;
 
 use std::collections::HashMap;
 use std::fs;
@@ -212,6 +213,7 @@ impl SqliteStore {
         // The file is ours: the state machine tables are added if absent.
         conn.execute_batch(machines::SCHEMA).map_err(e)?;
         conn.execute_batch(callbacks::SCHEMA).map_err(e)?;
+        conn.execute_batch(schedules::SCHEMA).map_err(e)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(e)?;

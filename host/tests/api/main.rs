@@ -11,6 +11,7 @@ mod load;
 mod machines;
 mod mocks;
 mod nested;
+mod ops;
 mod protocol;
 mod server;
 mod versions;

@@ -100,12 +100,28 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> RawResponse {
+        self.request(method, "/", host, headers, body)
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> RawResponse {
+        self.request("GET", path, "localhost", &[], b"")
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        host: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> RawResponse {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         let mut request = format!(
-            "{method} / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
         for (name, value) in headers {

@@ -4,6 +4,7 @@ mod etl;
 mod hardening;
 mod hostile;
 mod lambda_invoke;
+mod ops;
 mod polyglot;
 mod quota_model;
 mod sandbox;

@@ -107,11 +107,21 @@ impl Run<'_> {
         } else {
             self.check_history()?;
             let integration = callback_integration(&task.resource).unwrap_or(&task.resource);
+            // As for any attempt: what the integration starts (a nested
+            // execution) is named from it, so a replay finds it again.
+            let attempt = format!(
+                "{}@{}.{}#{}",
+                env.frame,
+                env.visit,
+                env.seq.load(std::sync::atomic::Ordering::Relaxed),
+                self.info.redrive_count
+            );
             let call = TaskCall {
                 resource: integration,
                 input,
                 execution_id: &self.info.arn,
                 state_name: &env.state.name,
+                attempt: &attempt,
                 retry_count: env.retry_count,
                 timeout: limits.timeout.map(Duration::from_secs),
                 concurrent: self.engine.shared_task || !env.frame.is_empty(),

@@ -157,6 +157,7 @@ impl Run<'_> {
         };
         let child_run = map_run.map(|_| Run {
             engine: self.engine,
+            meta: self.meta.clone(),
             info: self.info.clone(),
             history: History::new(false),
             journal: Default::default(),

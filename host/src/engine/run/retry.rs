@@ -247,6 +247,19 @@ impl Run<'_> {
         };
         let outcome = self.engine.tasks.invoke(call).await;
         let usage = outcome.usage;
+        if let (Some(observer), Some(meta)) = (&self.engine.observer, &self.meta) {
+            observer.task_ended(
+                meta,
+                &crate::engine::TaskReport {
+                    state: &env.state.name,
+                    resource: &task.resource,
+                    usage,
+                    tenant: outcome.tenant.as_deref(),
+                    logs: &outcome.logs,
+                    error: outcome.result.as_ref().err().map(|e| e.error.as_str()),
+                },
+            );
+        }
         // What a task returns as its error is bounded before it is recorded.
         match outcome.result.map_err(AslError::bounded) {
             Ok(output) => {

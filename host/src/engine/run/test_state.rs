@@ -39,6 +39,7 @@ pub(crate) async fn test_state(
 ) -> TestStateResponse {
     let run = Run {
         engine,
+        meta: None,
         info,
         history: History::new(false),
         journal: Default::default(),
