@@ -111,6 +111,7 @@ fn main() {
             input,
             execution_id: EXECUTION,
             state_name: task,
+            attempt: "",
             retry_count: 0,
             timeout: None,
             concurrent: false,

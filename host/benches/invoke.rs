@@ -92,6 +92,7 @@ fn bench(c: &mut Criterion) {
             input,
             execution_id: "bench",
             state_name: "Echo",
+            attempt: "",
             retry_count: 0,
             timeout: None,
             concurrent: false,
