@@ -316,7 +316,7 @@ mod tests {
     fn a_thousand_files_start_once_each_across_a_restart() {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&db.path().join("e.db")).expect("opens");
+        let store = SqliteStore::open(db.path().join("e.db")).expect("opens");
         for i in 0..1000 {
             std::fs::write(dir.path().join(format!("f{i:04}.csv")), format!("{i}\n"))
                 .expect("writes");
@@ -333,7 +333,7 @@ mod tests {
             started.push(execution_name("landing", &file.id));
         }
         // A new host on the same store.
-        let reopened = SqliteStore::open(&db.path().join("e.db")).expect("reopens");
+        let reopened = SqliteStore::open(db.path().join("e.db")).expect("reopens");
         let mut restarted = Watcher::new(decl(dir.path()));
         for _ in 0..3 {
             started.extend(tick(&mut restarted, &reopened));

@@ -112,7 +112,7 @@ mod tests {
     fn both_stores_keep_schedules_and_claim_each_fire_once() {
         check(&MemoryStore::new());
         let dir = tempfile::tempdir().expect("temp dir");
-        check(&SqliteStore::open(&dir.path().join("e.db")).expect("opens"));
+        check(&SqliteStore::open(dir.path().join("e.db")).expect("opens"));
     }
 
     #[test]
