@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod errors;
 pub mod executions;
+pub mod graph;
 pub mod mocks;
 pub mod nested;
 pub mod objects;

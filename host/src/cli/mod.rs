@@ -7,6 +7,7 @@
 mod bench;
 mod escape;
 mod executions;
+mod graph;
 mod pipeline;
 mod profile;
 mod progress;
@@ -57,6 +58,8 @@ enum Command {
     Resume(executions::ResumeArgs),
     /// Serve the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs.
     Serve(serve::ServeArgs),
+    /// Draw a pipeline as a graph (SVG, DOT or Mermaid), coloured by an execution if given.
+    Graph(graph::GraphArgs),
     /// Build task components from other languages.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -124,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Task(TaskCommand::Failure(args)) => task_tokens::failure(args),
         Command::Task(TaskCommand::Heartbeat(args)) => task_tokens::heartbeat(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Graph(args) => graph::graph(args),
         Command::Schedule(command) => schedule::schedule(command),
     };
     match result {
