@@ -717,28 +717,53 @@ fn graph_draws_a_pipeline_and_colours_a_recorded_execution() {
     let db = dir.path("executions.db");
     let run = host_with_db(
         &db,
-        &["run", pipeline.to_str().expect("utf-8"), "--name", "first", "--input", r#"{"ok": true}"#],
+        &[
+            "run",
+            pipeline.to_str().expect("utf-8"),
+            "--name",
+            "first",
+            "--input",
+            r#"{"ok": true}"#,
+        ],
     );
     assert!(run.status.success(), "{}", stderr(&run));
 
     let dot = host_with_db(
         &db,
-        &["graph", pipeline.to_str().expect("utf-8"), "--format", "dot", "--execution", "first"],
+        &[
+            "graph",
+            pipeline.to_str().expect("utf-8"),
+            "--format",
+            "dot",
+            "--execution",
+            "first",
+        ],
     );
     assert!(dot.status.success(), "{}", stderr(&dot));
     let dot = String::from_utf8_lossy(&dot.stdout).into_owned();
     assert!(dot.starts_with("digraph"), "{dot}");
-    assert!(dot.contains("$.ok == true"), "the Choice rule labels its edge: {dot}");
+    assert!(
+        dot.contains("$.ok == true"),
+        "the Choice rule labels its edge: {dot}"
+    );
     assert!(dot.contains("Boom") && dot.contains("Check"), "{dot}");
 
     let svg = host(&[Path::new("graph"), &pipeline]);
     assert!(svg.status.success(), "{}", stderr(&svg));
     let svg = String::from_utf8_lossy(&svg.stdout).into_owned();
     assert!(svg.contains("<svg"), "{svg}");
-    assert!(!svg.contains("<img"), "a state's name is text, never markup");
+    assert!(
+        !svg.contains("<img"),
+        "a state's name is text, never markup"
+    );
     assert!(svg.contains("&lt;img src=x onerror=alert(1)&gt;"), "{svg}");
 
-    let mermaid = host(&[Path::new("graph"), &pipeline, Path::new("--format"), Path::new("mermaid")]);
+    let mermaid = host(&[
+        Path::new("graph"),
+        &pipeline,
+        Path::new("--format"),
+        Path::new("mermaid"),
+    ]);
     assert!(mermaid.status.success(), "{}", stderr(&mermaid));
     assert!(String::from_utf8_lossy(&mermaid.stdout).starts_with("flowchart"));
 }

@@ -31,8 +31,8 @@ mod executions;
 mod express;
 mod machines;
 pub mod protocol;
-mod test_state;
 pub mod schedules;
+mod test_state;
 mod versions;
 
 use std::collections::HashMap;

@@ -141,9 +141,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let mut tenants = std::collections::HashMap::new();
             for tenant in keys.tenants() {
                 let db = tenant_db(&db, &tenant);
-                let (service, store) =
-                    open_service(&db, manifest.as_deref(), Some(&tenant), options.clone(), &ops)
-                        .with_context(|| format!("tenant {tenant:?}"))?;
+                let (service, store) = open_service(
+                    &db,
+                    manifest.as_deref(),
+                    Some(&tenant),
+                    options.clone(),
+                    &ops,
+                )
+                .with_context(|| format!("tenant {tenant:?}"))?;
                 hosted.push((Some(tenant.clone()), service.clone(), store));
                 tenants.insert(tenant, service);
             }

@@ -263,7 +263,10 @@ async fn a_recorded_execution_colours_each_state_by_what_happened() {
     assert_eq!(each.visits.iter().map(|v| v.retries).sum::<u32>(), 1);
     // The catcher got the branch's error.
     let recovered = overlay.states["Recover"].visits[0].input.as_deref();
-    assert!(recovered.is_some_and(|i| i.contains("Boom")), "{recovered:?}");
+    assert!(
+        recovered.is_some_and(|i| i.contains("Boom")),
+        "{recovered:?}"
+    );
 
     // The SVG carries the same statuses, as attributes and colours.
     let svg = svg::render(
