@@ -714,6 +714,7 @@ fn graph_draws_a_pipeline_and_colours_a_recorded_execution() {
             }
         }),
     );
+    let input = dir.write("input.json", &json!({"ok": true}));
     let db = dir.path("executions.db");
     let run = host_with_db(
         &db,
@@ -723,7 +724,7 @@ fn graph_draws_a_pipeline_and_colours_a_recorded_execution() {
             "--name",
             "first",
             "--input",
-            r#"{"ok": true}"#,
+            input.to_str().expect("utf-8"),
         ],
     );
     assert!(run.status.success(), "{}", stderr(&run));
