@@ -7,9 +7,11 @@
 pub mod api;
 pub mod asl;
 pub mod cli;
+pub mod console;
 pub mod engine;
 pub mod errors;
 pub mod executions;
+pub mod graph;
 pub mod mocks;
 pub mod query;
 pub mod resources;

@@ -253,7 +253,7 @@ impl Service {
     }
 
     /// Runs operation `op` on request body `body`.
-    async fn dispatch(self: &Arc<Self>, op: &str, body: &[u8]) -> Result<Value, ApiError> {
+    pub(crate) async fn dispatch(self: &Arc<Self>, op: &str, body: &[u8]) -> Result<Value, ApiError> {
         let request = protocol::Request::parse(body)?;
         match op {
             "CreateStateMachine" => machines::create(self, request).await,
@@ -311,7 +311,14 @@ fn invalid(problems: &[asl::Diagnostic]) -> ApiError {
 pub fn router(service: Arc<Service>) -> axum::Router {
     let limit = service.options.body_limit;
     axum::Router::new()
-        .route("/", axum::routing::post(handle).fallback(not_found))
+        .route(
+            "/",
+            axum::routing::post(handle)
+                .get(crate::console::home)
+                .fallback(not_found),
+        )
+        // The console's pages and forms (GET, and POSTs off `/`).
+        .merge(crate::console::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(service)

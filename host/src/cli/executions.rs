@@ -25,7 +25,7 @@ pub struct DbArg {
 }
 
 impl DbArg {
-    fn open(&self) -> anyhow::Result<Executions> {
+    pub(super) fn open(&self) -> anyhow::Result<Executions> {
         let path = self.path()?;
         // Only `host run` creates a database; here a missing one is a typo.
         if !path.exists() {

@@ -7,6 +7,7 @@
 mod bench;
 mod escape;
 mod executions;
+mod graph;
 mod pipeline;
 mod profile;
 mod progress;
@@ -53,8 +54,10 @@ enum Command {
     Redrive(executions::IdArgs),
     /// Continue every RUNNING execution whose host process died.
     Resume(executions::ResumeArgs),
-    /// Serve the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs.
+    /// Serve the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs, and the console at `/`.
     Serve(serve::ServeArgs),
+    /// Draw a pipeline as a graph (SVG, DOT or Mermaid), coloured by an execution if given.
+    Graph(graph::GraphArgs),
     /// Build task components from other languages.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -110,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => executions::resume(args),
         Command::Task(TaskCommand::Build(args)) => task_build::build(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Graph(args) => graph::graph(args),
     };
     match result {
         Ok(code) => code,

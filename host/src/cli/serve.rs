@@ -77,7 +77,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let store = Arc::new(SqliteStore::open(&db)?);
     let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
-    let executions = Arc::new(Executions::with_store(store.clone(), &dir)?);
+    // Announcing: the console's live pages learn of each write at once.
+    let announcing = Arc::new(crate::console::Announcing(store.clone()));
+    let executions = Arc::new(Executions::with_store(announcing, &dir)?);
     let options = ServeOptions {
         manifest,
         express_keep: args.express_keep,
@@ -98,7 +100,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .local_addr()
             .context("cannot read the bound address")?;
         eprintln!(
-            "host: serving the Step Functions API on http://{bound} (executions in {})",
+            "host: serving the Step Functions API and the console on http://{bound} (executions in {})",
             db.display()
         );
         // Executions whose host died continue here, beside new requests.

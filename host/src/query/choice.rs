@@ -100,6 +100,73 @@ impl ChoiceRule {
     pub fn eval(&self, scope: &Scope<'_>) -> Result<bool, AslError> {
         eval(&self.rule, scope)
     }
+
+    /// A short human reading of the rule for a graph's edge label, e.g.
+    /// `$.n > 5 and not ($.s matches "*.csv")`. Not parseable back.
+    pub fn describe(&self) -> String {
+        describe(&self.rule)
+    }
+}
+
+fn describe(rule: &Rule) -> String {
+    let join = |rules: &[Rule], word: &str| {
+        let parts: Vec<String> = rules
+            .iter()
+            .map(|r| match r {
+                Rule::Test { .. } | Rule::Not(_) => describe(r),
+                _ => format!("({})", describe(r)),
+            })
+            .collect();
+        parts.join(word)
+    };
+    match rule {
+        Rule::And(rules) => join(rules, " and "),
+        Rule::Or(rules) => join(rules, " or "),
+        Rule::Not(inner) => format!("not ({})", describe(inner)),
+        Rule::Test {
+            variable,
+            op,
+            operand,
+        } => {
+            let value = match operand {
+                Operand::Value(v) => v.to_string(),
+                Operand::Time(t) => t
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                Operand::Pattern(globs) => {
+                    let text: String = globs
+                        .iter()
+                        .map(|g| match g {
+                            Glob::Text(t) => t.replace('*', "\\*"),
+                            Glob::Star => "*".to_owned(),
+                        })
+                        .collect();
+                    Value::String(text).to_string()
+                }
+                Operand::Flag(flag) => flag.to_string(),
+                Operand::Path(path) => path.to_string(),
+            };
+            let test = match op {
+                Op::Compare(_, Cmp::Eq) => "==",
+                Op::Compare(_, Cmp::Lt) => "<",
+                Op::Compare(_, Cmp::Gt) => ">",
+                Op::Compare(_, Cmp::Le) => "<=",
+                Op::Compare(_, Cmp::Ge) => ">=",
+                Op::Matches => "matches",
+                Op::IsNull => "is null",
+                Op::IsPresent => "is present",
+                Op::IsNumeric => "is numeric",
+                Op::IsString => "is string",
+                Op::IsBoolean => "is boolean",
+                Op::IsTimestamp => "is timestamp",
+            };
+            match (op, operand) {
+                (Op::Compare(..) | Op::Matches, _) => format!("{variable} {test} {value}"),
+                (_, Operand::Flag(false)) => format!("not ({variable} {test})"),
+                _ => format!("{variable} {test}"),
+            }
+        }
+    }
 }
 
 fn operator(name: &str) -> Option<(Op, bool)> {
