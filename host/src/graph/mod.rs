@@ -197,8 +197,10 @@ fn block(machine: &StateMachine, title: String) -> Block {
                 label: format!("Catch {}", catch.error_equals.join(", ")),
             });
         }
+        // A Choice's model transition is `End` but it never ends the flow.
         let end = matches!(state.kind, StateKind::Succeed | StateKind::Fail { .. })
-            || state.transition == Transition::End;
+            || (state.transition == Transition::End
+                && !matches!(state.kind, StateKind::Choice { .. }));
         nodes.push(Node {
             name: state.name.clone(),
             kind: state.type_name(),
