@@ -7,6 +7,7 @@
 pub mod api;
 pub mod asl;
 pub mod cli;
+pub mod console;
 pub mod engine;
 pub mod errors;
 pub mod executions;

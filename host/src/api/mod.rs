@@ -293,7 +293,11 @@ impl Service {
     }
 
     /// Runs operation `op` on request body `body`.
-    async fn dispatch(self: &Arc<Self>, op: &str, body: &[u8]) -> Result<Value, ApiError> {
+    pub(crate) async fn dispatch(
+        self: &Arc<Self>,
+        op: &str,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
         let request = protocol::Request::parse(body)?;
         match op {
             "CreateStateMachine" => machines::create(self, request).await,
@@ -409,12 +413,22 @@ pub fn router(service: Arc<Service>) -> axum::Router {
 /// The API as an axum router, behind `gateway`'s checks.
 pub fn gateway_router(gateway: Arc<Gateway>) -> axum::Router {
     let limit = gateway.body_limit();
-    axum::Router::new()
+    // The console only where requests need no signature: a browser cannot
+    // sign them (with --credentials, the API alone is served).
+    let console = match gateway.as_ref() {
+        Gateway::Open(service) => Some(crate::console::routes().with_state(service.clone())),
+        Gateway::Signed { .. } => None,
+    };
+    let api = axum::Router::new()
         .route("/", axum::routing::post(handle).fallback(not_found))
         .route("/metrics", axum::routing::get(metrics))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .with_state(gateway)
+        .with_state(gateway);
+    match console {
+        Some(console) => api.merge(console),
+        None => api,
+    }
 }
 
 /// `GET /metrics`: the Prometheus text exposition (404 without metrics).

@@ -56,7 +56,7 @@ enum Command {
     Redrive(executions::IdArgs),
     /// Continue every RUNNING execution whose host process died.
     Resume(executions::ResumeArgs),
-    /// Serve the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs.
+    /// Serve the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs, and the console at `/`.
     Serve(serve::ServeArgs),
     /// Draw a pipeline as a graph (SVG, DOT or Mermaid), coloured by an execution if given.
     Graph(graph::GraphArgs),

@@ -187,7 +187,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "no credentials".to_owned()
         };
         eprintln!(
-            "host: serving the Step Functions API on http://{bound} (executions in {}; {access}; metrics at http://{bound}/metrics)",
+            "host: serving the Step Functions API and the console on http://{bound} (executions in {}; {access}; metrics at http://{bound}/metrics)",
             db.display()
         );
         // Executions whose host died continue here, beside new requests.
@@ -267,7 +267,9 @@ fn open_service(
     }
     let store = Arc::new(SqliteStore::open(db)?);
     let dir = db.parent().unwrap_or(std::path::Path::new(".")).to_owned();
-    let executions = Executions::with_store(store.clone(), &dir)?.with_observer(ops.clone());
+    // Announcing: the console's live pages learn of each write at once.
+    let announcing = Arc::new(crate::console::Announcing(store.clone()));
+    let executions = Executions::with_store(announcing, &dir)?.with_observer(ops.clone());
     let committed = ops.clone();
     executions.on_store_commit(Box::new(move |took| {
         committed.metrics.store_committed(took)

@@ -76,7 +76,11 @@ fn answers_are_aws_json_with_request_ids_and_aws_errors() {
     assert_eq!(refused.status, 413);
     assert!(refused.body.contains("1048576"), "{}", refused.body);
 
-    let get = server.raw_method("GET", "localhost", &[], b"");
+    // GET / is the console (a page, not an API answer); other methods are not served.
+    let console = server.raw_method("GET", "localhost", &[], b"");
+    assert_eq!(console.status, 200);
+    assert!(console.body.contains("State machines"), "{}", console.body);
+    let get = server.raw_method("PUT", "localhost", &[], b"");
     assert_eq!(get.status, 404);
     assert!(get.header("x-amzn-requestid").is_some());
     assert!(
