@@ -8,6 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The API tests' `host serve` process and raw HTTP requests.
+#[allow(dead_code)]
+#[path = "api/server.rs"]
+mod server;
+
 use sandstep_host::engine::test_state::TestStateRequest;
 use sandstep_host::engine::{Engine, NoTasks};
 use serde_json::{Map, Value};
@@ -192,13 +197,21 @@ async fn test_state_conformance() {
 /// The same cases through `host serve`'s `TestState` operation, over HTTP.
 #[tokio::test]
 async fn test_state_conformance_through_the_api() {
-    let server = api_server::Serve::start();
+    let server = server::Server::start(&[]);
     score("test_state (API)", |request| {
         let server = &server;
         async move {
             let body = serde_json::to_vec(&request).expect("serializable");
-            let (status, answer) = server.post("TestState", &body);
-            if status == 200 {
+            let response = server.raw(
+                "sync-localhost",
+                &[
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("X-Amz-Target", "AWSStepFunctions.TestState"),
+                ],
+                &body,
+            );
+            let answer = response.json();
+            if response.status == 200 {
                 as_snapshot(answer)
             } else {
                 // AWS's error, as the engine's refusal reads.
@@ -210,83 +223,4 @@ async fn test_state_conformance_through_the_api() {
         }
     })
     .await;
-}
-
-/// A `host serve` process on a free loopback port, and plain HTTP requests.
-mod api_server {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpStream;
-    use std::process::{Child, Command, Stdio};
-
-    pub struct Serve {
-        child: Child,
-        port: u16,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Serve {
-        pub fn start() -> Serve {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
-                .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-                .arg(dir.path().join("executions.db"))
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("host serve starts");
-            let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-            let port = loop {
-                let line = lines
-                    .next()
-                    .expect("host serve says where it listens")
-                    .expect("readable");
-                if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-                    break rest
-                        .split(' ')
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .expect("a port");
-                }
-            };
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            Serve {
-                child,
-                port,
-                _dir: dir,
-            }
-        }
-
-        /// POSTs `body` to operation `op`; the status and the JSON answer.
-        pub fn post(&self, op: &str, body: &[u8]) -> (u16, serde_json::Value) {
-            let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
-            let head = format!(
-                "POST / HTTP/1.1\r\nHost: sync-localhost\r\nConnection: close\r\n\
-                 Content-Type: application/x-amz-json-1.0\r\n\
-                 X-Amz-Target: AWSStepFunctions.{op}\r\nContent-Length: {}\r\n\r\n",
-                body.len()
-            );
-            stream.write_all(head.as_bytes()).expect("writes");
-            stream.write_all(body).expect("writes");
-            let mut answer = String::new();
-            stream.read_to_string(&mut answer).expect("reads");
-            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-            let status = head
-                .split(' ')
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let json = serde_json::from_str(body)
-                .unwrap_or_else(|e| panic!("{e}: the answer is not JSON: {body:?}"));
-            (status, json)
-        }
-    }
-
-    impl Drop for Serve {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
