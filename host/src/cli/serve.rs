@@ -158,16 +158,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let signed = matches!(gateway, Gateway::Signed { .. });
     let runtime = super::executions::runtime()?;
     runtime.block_on(async {
-        for (tenant, service, _) in &hosted {
-            for line in api::deploy(service, &declared).await? {
-                match tenant {
-                    Some(tenant) => eprintln!("host: tenant {tenant}: {line}"),
-                    None => eprintln!("host: {line}"),
-                }
-            }
-        }
         for (tenant, service, store) in &hosted {
-            let at = tenant.as_ref().map(|t| format!("tenant {t}: ")).unwrap_or_default();
+            // What a line about one tenant's service starts with.
+            let at = tenant_prefix(tenant);
+            for line in api::deploy(service, &declared).await? {
+                eprintln!("host: {at}{line}");
+            }
             for line in api::schedules::declare(store.as_ref(), &schedules)? {
                 eprintln!("host: {at}{line}");
             }
@@ -190,29 +186,24 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "host: serving the Step Functions API and the console on http://{bound} (executions in {}; {access}; metrics at http://{bound}/metrics)",
             db.display()
         );
-        // Executions whose host died continue here, beside new requests.
-        for (tenant, service, _) in &hosted {
+        for (tenant, service, store) in &hosted {
+            let at = tenant_prefix(tenant);
+            // Executions whose host died continue here, beside new requests.
             let resuming = service.executions().clone();
-            let tenant = tenant.clone();
+            let resume_at = at.clone();
             tokio::spawn(async move {
                 match resuming.resume_orphans(None).await {
                     Ok(resumed) => super::executions::report_resumed(&resumed),
                     Err(e) => eprintln!(
-                        "host: could not resume the orphaned executions{}: {e:#}",
-                        tenant
-                            .map(|t| format!(" of tenant {t}"))
-                            .unwrap_or_default()
+                        "host: {resume_at}could not resume the orphaned executions: {e:#}"
                     ),
                 }
             });
-        }
-        // Schedules and file triggers: the manifest is every tenant's deployment.
-        for (tenant, service, store) in &hosted {
+            // Schedules and file triggers: the manifest is every tenant's deployment.
             tokio::spawn(api::schedules::run(service.clone(), store.clone()));
             for trigger in &triggers {
                 eprintln!(
-                    "host: {}trigger {}: watching {} for {} (starts {})",
-                    tenant.as_ref().map(|t| format!("tenant {t}: ")).unwrap_or_default(),
+                    "host: {at}trigger {}: watching {} for {} (starts {})",
                     trigger.name,
                     trigger.watch.display(),
                     trigger.pattern,
@@ -236,6 +227,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.shutdown_timeout(Duration::from_secs(5));
     ops.close();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tenant X: ` before a line about tenant X's service; nothing without tenants.
+fn tenant_prefix(tenant: &Option<String>) -> String {
+    tenant
+        .as_ref()
+        .map(|t| format!("tenant {t}: "))
+        .unwrap_or_default()
 }
 
 /// Where tenant `tenant`'s store is: `tenants/<tenant>/executions.db` beside
